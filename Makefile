@@ -1,0 +1,42 @@
+# Ollama Course Companion. `make run` opens the dashboard, `make test` runs the whole suite,
+# `make bench` prints the measured ratios. Each target installs what it needs into .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8501
+
+.PHONY: run test bench chromium clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# One stamp per requirements file, so editing a file reinstalls only what it lists.
+$(VENV)/.app: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.server: requirements-server.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-server.txt
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.app $(VENV)/.server
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# Debian's Chromium for the browser tests (Playwright cannot download its own browser here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+run: $(VENV)/.app $(VENV)/.server
+	$(BIN)/python -m lib.launcher --port $(PORT)
+
+test: $(VENV)/.dev chromium
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.dev
+	$(BIN)/python -m tests.benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache
