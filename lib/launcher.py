@@ -1,0 +1,86 @@
+"""`make run`: open the dashboard, with the built-in server when no Ollama answers.
+
+If a server answers at `OLLAMA_HOST` the dashboard uses it. Otherwise the built-in server
+(`python -m lib.builtin_server`) is started in the background, logging to a file, the dashboard is
+pointed at it, and it is stopped when the dashboard stops.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+from lib.client import OllamaClient, OllamaError
+from lib.hosts import default_url
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BUILTIN_HOST = "127.0.0.1"
+BUILTIN_PORT = 11435
+BUILTIN_LOG = ROOT / ".cache" / "builtin-server.log"
+
+
+def answers(url: str) -> bool:
+    try:
+        OllamaClient(url, connect_timeout=1.0, read_timeout=3.0).heartbeat()
+        return True
+    except OllamaError:
+        return False
+
+
+def start_builtin(port: int) -> subprocess.Popen:
+    """Start the built-in server and wait until it answers (it loads the model lazily)."""
+    BUILTIN_LOG.parent.mkdir(parents=True, exist_ok=True)
+    log = open(BUILTIN_LOG, "ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lib.builtin_server", "--host", BUILTIN_HOST, "--port", str(port)],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://{BUILTIN_HOST}:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"The built-in server exited (code {process.returncode}); see {BUILTIN_LOG}")
+        if answers(url):
+            return process
+        time.sleep(0.2)
+    process.terminate()
+    sys.exit(f"The built-in server did not answer within 120 s; see {BUILTIN_LOG}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=8501, help="dashboard port")
+    parser.add_argument("--builtin-port", type=int, default=BUILTIN_PORT)
+    args = parser.parse_args(argv)
+
+    env = dict(os.environ)
+    url = default_url(env)
+    server = None
+    if answers(url):
+        print(f"Using the Ollama server at {url}")
+    else:
+        print(f"No server answers at {url}: starting the built-in server (log: {BUILTIN_LOG})")
+        server = start_builtin(args.builtin_port)
+        env["OLLAMA_HOST"] = f"http://{BUILTIN_HOST}:{args.builtin_port}"
+    try:
+        return subprocess.call(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+             "--server.port", str(args.port), "--server.headless", "true"],
+            cwd=ROOT, env=env,
+        )
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
