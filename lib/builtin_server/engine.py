@@ -1,0 +1,338 @@
+"""llama.cpp behind Ollama's semantics: one generation at a time, a bounded queue, keep_alive, seeds.
+
+Reproducibility: every request clears the KV cache and builds a fresh sampler seeded from its
+`seed`, so the text depends only on the prompt, the options and the thread count, never on what
+ran before (no prefix-cache reuse: a different batch split can change the float rounding).
+"""
+from __future__ import annotations
+
+import codecs
+import contextlib
+import dataclasses
+import datetime as dt
+import logging
+import math
+import os
+import random
+import threading
+import time
+from typing import Callable, Iterator
+
+from lib.builtin_server.model import BundledModel
+from lib.builtin_server.validation import ApiError, Options
+
+log = logging.getLogger("builtin_server")
+
+DEFAULT_NUM_CTX = 4096
+MIN_NUM_CTX = 64
+BUSY_MESSAGE = "server busy, please try again.  maximum pending requests exceeded"
+
+
+def cpu_threads() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@dataclasses.dataclass
+class Job:
+    """One generation: the prompt text (already templated) and everything that shapes the answer."""
+    prompt: str
+    options: Options
+    keep_alive: float  # seconds; 0 unloads after the request, math.inf keeps forever
+    started_ns: int  # when the request arrived (time.perf_counter_ns), for total/load durations
+    context: list[int] = dataclasses.field(default_factory=list)
+    output_format: str | dict | None = None
+
+
+@dataclasses.dataclass
+class Final:
+    """The measured end of a generation (durations in integer nanoseconds, as Ollama reports)."""
+    done_reason: str
+    context: list[int]
+    total_duration: int
+    load_duration: int
+    prompt_eval_count: int
+    prompt_eval_duration: int
+    eval_count: int
+    eval_duration: int
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadKey:
+    num_ctx: int
+    num_batch: int
+    num_thread: int
+
+
+class Engine:
+    def __init__(self, model: Callable[[], BundledModel], *, max_queue: int = 4,
+                 default_num_ctx: int = DEFAULT_NUM_CTX, threads: int | None = None):
+        self._model = model  # blocks until the GGUF is assembled and verified
+        self.max_queue = max_queue
+        self.default_num_ctx = default_num_ctx
+        self.threads = threads or cpu_threads()
+        self._cond = threading.Condition()
+        self._busy = False
+        self._waiting = 0
+        self._next_ticket = 0
+        self._serving = 0
+        self._llm = None
+        self._key: LoadKey | None = None
+        self._expires_at = 0.0          # time.monotonic() deadline, math.inf for never
+        self._expires_wall: dt.datetime | None = None
+        threading.Thread(target=self._reaper, name="keep-alive", daemon=True).start()
+
+    # --- queue -------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """Run alone; wait in FIFO order behind at most `max_queue` others, else 503."""
+        with self._cond:
+            if self._busy and self._waiting >= self.max_queue:
+                raise ApiError(503, BUSY_MESSAGE)
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            self._waiting += 1
+            if self._busy:
+                log.info("request queued behind the running one (%d waiting)", self._waiting)
+            while self._busy or self._serving != ticket:
+                self._cond.wait()
+            self._waiting -= 1
+            self._serving += 1
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+    # --- loading and keep_alive --------------------------------------------------------------------
+
+    def _load_key(self, options: Options) -> LoadKey:
+        trained = self._model().context_length
+        num_ctx = options.num_ctx or self.default_num_ctx
+        if not MIN_NUM_CTX <= num_ctx <= trained:
+            log.warning("num_ctx %d clamped to [%d, %d]", num_ctx, MIN_NUM_CTX, trained)
+            num_ctx = min(max(num_ctx, MIN_NUM_CTX), trained)
+        num_thread = options.num_thread if 0 < options.num_thread <= self.threads else self.threads
+        return LoadKey(num_ctx, min(max(options.num_batch, 1), num_ctx), num_thread)
+
+    def _ensure_loaded(self, options: Options):
+        """Load (or reload with new runner options, as Ollama does); call inside slot()."""
+        key = self._load_key(options)
+        if self._llm is not None and self._key == key:
+            return self._llm
+        self._unload()
+        import llama_cpp  # deferred: importing this package must not need llama.cpp
+
+        model = self._model()
+        started = time.perf_counter()
+        self._llm = llama_cpp.Llama(
+            model_path=str(model.path), n_ctx=key.num_ctx, n_batch=key.num_batch, n_ubatch=key.num_batch,
+            n_threads=key.num_thread, n_threads_batch=key.num_thread, n_gpu_layers=0, verbose=False)
+        self._key = key
+        log.info("loaded %s (num_ctx=%d, num_batch=%d, threads=%d) in %.2fs", model.path.name,
+                 key.num_ctx, key.num_batch, key.num_thread, time.perf_counter() - started)
+        return self._llm
+
+    def _unload(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
+            self._key = None
+            log.info("model unloaded")
+
+    def _keep(self, seconds: float) -> None:
+        with self._cond:
+            if seconds <= 0:
+                self._unload()
+                return
+            if math.isinf(seconds):
+                self._expires_at = math.inf
+                # Ollama shows "forever" as the farthest time.Duration, about 292 years ahead.
+                self._expires_wall = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=292 * 365)
+            else:
+                self._expires_at = time.monotonic() + seconds
+                self._expires_wall = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=seconds)
+            self._cond.notify_all()
+
+    def _reaper(self) -> None:
+        with self._cond:
+            while True:
+                if self._llm is None or math.isinf(self._expires_at):
+                    self._cond.wait()
+                    continue
+                remaining = self._expires_at - time.monotonic()
+                if remaining > 0 or self._busy:
+                    self._cond.wait(timeout=max(remaining, 0.05))
+                    continue
+                log.info("keep_alive expired")
+                self._unload()
+
+    def load(self, options: Options, keep_alive: float, started_ns: int) -> int:
+        """An empty prompt: load (or with keep_alive 0 unload). Returns the load duration in ns."""
+        with self.slot():
+            if keep_alive > 0:
+                self._ensure_loaded(options)
+            load_ns = time.perf_counter_ns() - started_ns
+            self._keep(keep_alive)
+        return load_ns
+
+    def running(self) -> dict | None:
+        """What /api/ps needs about the loaded model, or None."""
+        with self._cond:
+            if self._llm is None:
+                return None
+            model = self._model()
+            num_ctx = self._llm.n_ctx()  # llama.cpp rounds num_ctx up to a multiple of 256
+            # Weights plus an f16 K and V cache for every layer at num_ctx (llama-cpp-python
+            # allocates a full-size sliding-window cache too): an estimate, as Ollama's is.
+            meta = model.metadata
+            arch = model.architecture
+            kv_per_token = 2 * meta.get(f"{arch}.attention.head_count_kv", 1) * meta.get(
+                f"{arch}.attention.key_length", 256) * 2
+            size = model.size + kv_per_token * num_ctx * meta.get(f"{arch}.block_count", 1)
+            return {"expires_at": self._expires_wall, "context_length": num_ctx, "size": size}
+
+    # --- generation --------------------------------------------------------------------------------
+
+    def generate(self, job: Job, cancelled: Callable[[], bool]) -> Iterator[str | Final]:
+        """Yield text pieces, then one Final. Errors before the first piece raise ApiError."""
+        with self.slot():
+            llm = self._ensure_loaded(job.options)
+            load_ns = time.perf_counter_ns() - job.started_ns  # like Ollama: includes the queue wait
+            try:
+                yield from self._generate(llm, job, cancelled, load_ns)
+            finally:
+                self._keep(job.keep_alive)
+
+    def _generate(self, llm, job: Job, cancelled, load_ns: int) -> Iterator[str | Final]:
+        import llama_cpp
+
+        opts = job.options
+        n_ctx = llm.n_ctx()
+        tokens = self._prompt_tokens(llm, job)
+        if len(tokens) >= n_ctx:
+            raise ApiError(400, (
+                f"the prompt is {len(tokens)} tokens long, which does not fit the context window "
+                f"of {n_ctx} tokens (num_ctx): shorten the prompt or the conversation, or raise "
+                f"options.num_ctx (at most {self._model().context_length})"))
+        grammar = _grammar(job.output_format)
+        seed = opts.seed & 0xFFFFFFFF if opts.seed >= 0 else random.SystemRandom().randrange(0xFFFFFFFF)
+        llm.reset()
+        llm._ctx.kv_cache_clear()
+        llm.set_seed(seed)
+        llm.last_n_tokens_size = n_ctx if opts.repeat_last_n < 0 else min(opts.repeat_last_n, n_ctx)
+        vocab = llm._model.vocab
+        limit = n_ctx - len(tokens)  # stop with "length" when the context is full
+        if opts.num_predict >= 0:
+            limit = min(limit, opts.num_predict)
+
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        held = ""  # decoded text not yet sent: it may be the start of a stop string
+        generated: list[int] = []
+        done_reason = "length"
+        started = time.perf_counter_ns()
+        first_ns = None
+        # llm.generate evaluates the prompt, then alternates sample / decode; like llama.cpp's
+        # server, prompt_eval_duration runs to the first sampled token, eval_duration from there.
+        tokens_iter = llm.generate(
+            tokens, top_k=min(max(opts.top_k, 0), 1 << 30), top_p=opts.top_p, min_p=opts.min_p,
+            typical_p=opts.typical_p, temp=opts.temperature, repeat_penalty=opts.repeat_penalty,
+            presence_penalty=opts.presence_penalty, frequency_penalty=opts.frequency_penalty,
+            reset=False, grammar=grammar) if limit > 0 else (t for t in ())
+        stop_hit = False
+        try:
+            for token in tokens_iter:
+                if first_ns is None:
+                    first_ns = time.perf_counter_ns()
+                if llama_cpp.llama_vocab_is_eog(vocab, token):
+                    done_reason = "stop"
+                    break
+                generated.append(token)
+                held += decoder.decode(_piece(vocab, token))
+                text, held, stop_hit = _split_stop(held, opts.stop)
+                if text:
+                    yield text
+                if stop_hit:
+                    done_reason = "stop"
+                    break
+                if len(generated) >= limit:
+                    break
+                if cancelled():
+                    log.info("client disconnected: generation stopped after %d tokens", len(generated))
+                    return
+        finally:
+            tokens_iter.close()
+        tail = "" if stop_hit else held + decoder.decode(b"", final=True)
+        if tail:
+            yield tail
+        end = time.perf_counter_ns()
+        first_ns = first_ns or end
+        yield Final(
+            done_reason=done_reason,
+            context=tokens + generated,
+            total_duration=end - job.started_ns,
+            load_duration=load_ns,
+            prompt_eval_count=len(tokens),
+            prompt_eval_duration=first_ns - started,
+            eval_count=len(generated),
+            eval_duration=end - first_ns,
+        )
+
+    def _prompt_tokens(self, llm, job: Job) -> list[int]:
+        n_vocab = llm.n_vocab()
+        bad = next((t for t in job.context if not 0 <= t < n_vocab), None)
+        if bad is not None:
+            raise ApiError(400, f"invalid context: token {bad} is not in the model's vocabulary (0..{n_vocab - 1})")
+        # Special tokens in the text (<start_of_turn>...) are parsed, as Ollama does.
+        new = llm.tokenize(job.prompt.encode("utf-8"), add_bos=not job.context, special=True)
+        return list(job.context) + new
+
+
+def _piece(vocab, token: int) -> bytes:
+    """A token's bytes (llama-cpp-python's own token_to_piece returns a NUL-padded 32-byte buffer)."""
+    import ctypes
+
+    import llama_cpp
+
+    size = 64
+    while True:
+        buf = ctypes.create_string_buffer(size)
+        n = llama_cpp.llama_token_to_piece(vocab, token, buf, size, 0, False)
+        if n >= 0:
+            return buf.raw[:n]
+        size = -n  # too small: llama.cpp says how much it needs
+
+
+def _split_stop(held: str, stops: tuple[str, ...]) -> tuple[str, str, bool]:
+    """Split `held` into (text to send, text to hold back, whether a stop string was reached)."""
+    if not stops:
+        return held, "", False
+    hits = [held.find(s) for s in stops if s in held]
+    if hits:
+        return held[:min(hits)], "", True
+    # Hold back the longest tail that could still grow into a stop string.
+    keep = 0
+    for s in stops:
+        for n in range(min(len(s) - 1, len(held)), keep, -1):
+            if held.endswith(s[:n]):
+                keep = n
+                break
+    return held[:len(held) - keep], held[len(held) - keep:], False
+
+
+def _grammar(output_format: str | dict | None):
+    """`format`: "json" or a JSON Schema, as a llama.cpp grammar that constrains sampling."""
+    if output_format is None:
+        return None
+    import json
+
+    from llama_cpp import llama_grammar
+
+    if output_format == "json":
+        return llama_grammar.LlamaGrammar.from_string(llama_grammar.JSON_GBNF, verbose=False)
+    try:
+        return llama_grammar.LlamaGrammar.from_json_schema(json.dumps(output_format), verbose=False)
+    except Exception as exc:  # the converter raises bare Exceptions for schemas it cannot express
+        raise ApiError(400, f"invalid format: this JSON schema cannot be used: {exc}") from None
