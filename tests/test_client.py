@@ -233,7 +233,8 @@ def test_history_is_bounded_and_ordered(client):
 
 
 def test_cors_check(client, fake_ollama):
-    fake_ollama.reply("GET", "/api/version", 403, b"")
+    assert client.cors_allows("http://aula.example") is True
+    fake_ollama.allowed_origins = ("http://localhost:8501",)
     assert client.cors_allows("http://aula.example") is False
 
 

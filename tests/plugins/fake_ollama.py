@@ -77,6 +77,7 @@ class FakeOllama:
     url: str = ""
     scripts: dict = field(default_factory=dict)
     requests: list = field(default_factory=list)
+    allowed_origins: tuple = ("*",)  # like OLLAMA_ORIGINS: other browser origins get a 403
 
     def reply(self, method: str, path: str, status: int = 200, body: object = None,
               content_type: str = "application/json", delay: float = 0.0) -> None:
@@ -97,6 +98,7 @@ class FakeOllama:
     def reset(self) -> None:
         self.scripts.clear()
         self.requests.clear()
+        self.allowed_origins = ("*",)
 
     def bodies(self, path: str) -> list:
         return [body for _, p, body in self.requests if p == path]
@@ -166,7 +168,11 @@ def _handler(fake: FakeOllama):
                 body = {"_invalid": raw.decode("utf-8", "replace")}
             path = self.path.split("?")[0]
             fake.requests.append((self.command, path, body))
-            script = fake.scripts.get((self.command, path)) or fake.default(self.command, path, body)
+            origin = self.headers.get("Origin")
+            if origin and "*" not in fake.allowed_origins and origin not in fake.allowed_origins:
+                script = Script(403, b"", "text/plain")
+            else:
+                script = fake.scripts.get((self.command, path)) or fake.default(self.command, path, body)
             if script.lines is not None:
                 return self._stream(script)
             if script.delay:
@@ -176,6 +182,8 @@ def _handler(fake: FakeOllama):
             self.send_response(script.status)
             self.send_header("Content-Type", script.content_type)
             self.send_header("Content-Length", str(len(payload)))
+            if origin and script.status < 400:
+                self.send_header("Access-Control-Allow-Origin", "*")
             self.end_headers()
             if self.command != "HEAD":
                 try:

@@ -1,0 +1,72 @@
+"""Numbers as people read them: sizes like `ollama list`, nanoseconds as seconds, "41 seconds ago"."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+NS_PER_S = 1_000_000_000
+
+
+def human_bytes(size: int | float | None) -> str:
+    """Decimal units, as the Ollama CLI prints them (1.7 GB, 8.4 KB, 136 B)."""
+    if size is None:
+        return "—"
+    size = float(size)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(size) < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} TB"
+
+
+def seconds(ns: int | float | None) -> float | None:
+    return None if ns is None else ns / NS_PER_S
+
+
+def human_duration(ns: int | float | None) -> str:
+    """Nanoseconds to '6.58 s', '269.6 ms' or '1.3 ms'."""
+    if ns is None:
+        return "—"
+    if ns >= NS_PER_S:
+        return f"{ns / NS_PER_S:.2f} s"
+    return f"{ns / 1_000_000:.1f} ms"
+
+
+def tokens_per_second(count: int | None, duration_ns: int | None) -> float | None:
+    """None when either is missing or the duration is zero (a cached or empty answer)."""
+    if not count or not duration_ns or duration_ns <= 0:
+        return None
+    return count * NS_PER_S / duration_ns
+
+
+def parse_timestamp(text: str | None) -> datetime | None:
+    """RFC3339 with up to nanoseconds (Go's format); Python keeps microseconds."""
+    if not text:
+        return None
+    try:
+        head, _, rest = text.replace("Z", "+00:00").partition(".")
+        if rest:
+            digits = "".join(ch for ch in rest if ch.isdigit())
+            zone = rest[len(digits):]
+            text = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
+        else:
+            text = head
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def age_parts(then: datetime | None, now: datetime | None = None) -> tuple[int, str] | None:
+    """(amount, unit) for "41 seconds ago"; units: seconds, minutes, hours, days, weeks, months, years.
+
+    Negative ages (a time in the future, e.g. `expires_at`) return the distance with the same units.
+    """
+    if then is None:
+        return None
+    delta = abs(((now or datetime.now(timezone.utc)) - then).total_seconds())
+    for unit, size, limit in (("seconds", 1, 60), ("minutes", 60, 3600), ("hours", 3600, 86400),
+                              ("days", 86400, 7 * 86400), ("weeks", 7 * 86400, 30 * 86400),
+                              ("months", 30 * 86400, 365 * 86400)):
+        if delta < limit:
+            return int(delta // size), unit
+    return int(delta // (365 * 86400)), "years"

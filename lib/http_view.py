@@ -1,0 +1,162 @@
+"""Any recorded call as the course teaches it: JSON request, curl, Python `requests`, raw response,
+and the final chunk's fields explained. Pure functions; lib/ui.py lays them out.
+
+Base64 images are long: `for_screen=True` shortens them, the copies (downloads) stay complete.
+"""
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+
+from lib.client import Exchange
+from lib.formatting import human_duration, tokens_per_second
+
+SHORT_BASE64 = 24  # characters of an image kept on screen
+
+
+def shorten_images(body, for_screen: bool = True):
+    """The body with every `images` entry cut to its first characters (for display only)."""
+    if not for_screen or not isinstance(body, dict):
+        return body
+    body = copy.deepcopy(body)
+    holders = [body] + [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    for holder in holders:
+        if isinstance(holder.get("images"), list):
+            holder["images"] = [shorten(image) for image in holder["images"]]
+    return body
+
+
+def shorten(text, keep: int = SHORT_BASE64):
+    if not isinstance(text, str) or len(text) <= keep * 2:
+        return text
+    return f"{text[:keep]}…[{len(text):,} chars]"
+
+
+def request_json(exchange: Exchange, for_screen: bool = False) -> str:
+    if exchange.body is None:
+        return ""
+    return json.dumps(shorten_images(exchange.body, for_screen), indent=2, ensure_ascii=False)
+
+
+def _shell_quote(text: str) -> str:
+    """Single-quoted for sh/bash: the only character to escape is the single quote itself."""
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def curl_command(exchange: Exchange, for_screen: bool = False) -> str:
+    """As the course writes it: `curl http://localhost:11434/api/generate -d '{...}'`."""
+    parts = ["curl"]
+    if exchange.method == "HEAD":
+        parts.append("-I")
+    elif exchange.method == "DELETE" or (exchange.method == "GET" and exchange.body):
+        parts += ["-X", exchange.method]
+    parts.append(exchange.url)
+    if exchange.body is not None:
+        parts += ["-d", _shell_quote(request_json(exchange, for_screen))]
+    return " ".join(parts)
+
+
+def python_code(exchange: Exchange, for_screen: bool = False) -> str:
+    """Equivalent Python `requests` code, streaming like the course's lesson when the call streamed."""
+    method = exchange.method.lower()
+    lines = ["import json" if exchange.streamed else None, "import requests", "",
+             f"response = requests.{method}(", f'    "{exchange.url}",']
+    if exchange.body is not None:
+        body = json.dumps(shorten_images(exchange.body, for_screen), indent=4, ensure_ascii=False)
+        lines.append("    json=" + body.replace("\n", "\n    ") + ",")
+    if exchange.streamed:
+        lines += ["    stream=True,", ")", "response.raise_for_status()",
+                  "for line in response.iter_lines():  # one JSON object per line (NDJSON)",
+                  "    chunk = json.loads(line)",
+                  '    if "error" in chunk:',
+                  '        raise RuntimeError(chunk["error"])']
+        text_field = _text_field(exchange.path)
+        if text_field:
+            lines.append(f"    print({text_field}, end=\"\", flush=True)")
+        else:
+            lines.append("    print(chunk)")
+    else:
+        lines += [")", "response.raise_for_status()",
+                  "print(response.json())" if exchange.path.startswith("/api/") and exchange.method != "DELETE"
+                  else "print(response.status_code, response.text)"]
+    return "\n".join(line for line in lines if line is not None)
+
+
+def _text_field(path: str) -> str | None:
+    return {"/api/generate": 'chunk.get("response", "")',
+            "/api/chat": 'chunk.get("message", {}).get("content", "")'}.get(path)
+
+
+def response_text(exchange: Exchange, collapse_after: int = 20) -> tuple[str, int]:
+    """The raw response for display, and how many lines were left out of it.
+
+    Long streams show their first and last lines; the middle is counted, not shown.
+    """
+    head, recorded_gap, tail = exchange.response_lines()
+    lines = [shorten_response_line(line) for line in head + tail]
+    if len(lines) <= collapse_after:
+        return "\n".join(lines), recorded_gap
+    keep_head = collapse_after - 5
+    hidden = len(lines) - collapse_after + recorded_gap
+    return "\n".join(lines[:keep_head] + ["…"] + lines[-5:]), hidden
+
+
+def shorten_response_line(line: str) -> str:
+    """Token lists (`context`) are long and meaningless to read: show a few and the count."""
+    if '"context"' not in line or len(line) < 400:
+        return line
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return line
+    if isinstance(value, dict) and isinstance(value.get("context"), list) and len(value["context"]) > 8:
+        tokens = value["context"]
+        value["context"] = tokens[:6] + [f"… {len(tokens)} tokens"]
+    return json.dumps(value, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    value: str  # as the server sent it
+    readable: str  # converted (seconds, counts)
+    meaning_key: str  # i18n key of the explanation
+
+
+DURATIONS = ("total_duration", "load_duration", "prompt_eval_duration", "eval_duration")
+ORDER = ("model", "created_at", "done", "done_reason", "response", "message", "total_duration",
+         "load_duration", "prompt_eval_count", "prompt_eval_duration", "eval_count",
+         "eval_duration", "context")
+
+
+def explain_final(chunk: dict | None) -> list[Field]:
+    """Each field of a final chunk with a readable value; derived speeds at the end."""
+    if not chunk:
+        return []
+    fields = []
+    for name in ORDER:
+        if name not in chunk:
+            continue
+        value = chunk[name]
+        if name in DURATIONS and isinstance(value, (int, float)):
+            readable = human_duration(value)
+        elif name == "context" and isinstance(value, list):
+            readable = f"{len(value)} tokens"
+        elif name == "message" and isinstance(value, dict):
+            readable = f'{value.get("role", "")}: {len(value.get("content") or "")} chars'
+        elif name == "response":
+            readable = f"{len(value or '')} chars"
+        else:
+            readable = str(value)
+        raw = json.dumps(value, ensure_ascii=False)
+        fields.append(Field(name, raw if len(raw) < 80 else raw[:77] + "…", readable,
+                            f"field.{name}"))
+    for name, count, duration in (("tokens_per_second", "eval_count", "eval_duration"),
+                                  ("prompt_tokens_per_second", "prompt_eval_count",
+                                   "prompt_eval_duration")):
+        speed = tokens_per_second(chunk.get(count), chunk.get(duration))
+        if speed is not None:
+            fields.append(Field(name, f"{count} / {duration}", f"{speed:.1f} tokens/s",
+                                f"field.{name}"))
+    return fields

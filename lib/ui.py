@@ -1,0 +1,195 @@
+"""Streamlit pieces every page shares: language, the per-session client, the sidebar, errors and
+"Show the HTTP". The only lib module besides lib/ui_* that imports Streamlit.
+"""
+from __future__ import annotations
+
+import pathlib
+import runpy
+import time
+
+import streamlit as st
+
+from lib import http_view, i18n
+from lib.client import Exchange, OllamaClient, OllamaError, ServerStatus
+from lib.diagnosis import diagnose
+from lib.hosts import AllowList, HostError, check_host, default_url
+
+APP_PATH = pathlib.Path(__file__).resolve().parent.parent / "app.py"
+LANG_KEY = "app.lang"
+URL_KEY = "app.server_url"
+CLIENT_KEY = "app.client"
+STATUS_KEY = "app.status"
+STATUS_MAX_AGE_S = 5.0  # the badge re-checks at most this often while the user clicks around
+
+LANGUAGE_NAMES = {"es": "Español", "en": "English"}
+
+
+# ------------------------------------------------------------------------------ the frame
+def ensure_app_frame() -> None:
+    """Make a deep link get app.py's frame, on a freshly started server too.
+
+    Streamlit 1.67 routes the first session after start-up by its legacy `pages/` discovery until
+    some script calls st.navigation: the page file runs alone, without app.py's sidebar, and the
+    menu lists `app`. A page that finds itself run that way runs app.py instead (whose
+    st.navigation ends the legacy mode and runs this page inside the frame), then stops.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        runpy.run_path(str(APP_PATH))
+        st.stop()
+
+
+def lang() -> str:
+    if LANG_KEY not in st.session_state:
+        st.session_state[LANG_KEY] = i18n.pick_language(st.query_params.get("lang"),
+                                                        st.context.locale)
+    return st.session_state[LANG_KEY]
+
+
+def t(key: str, **values) -> str:
+    return i18n.translate(lang(), key, **values)
+
+
+# ---------------------------------------------------------------------------- the server
+def client() -> OllamaClient:
+    """This session's client (one requests.Session per user session), for the chosen server."""
+    url = st.session_state.setdefault(URL_KEY, default_url())
+    current = st.session_state.get(CLIENT_KEY)
+    if current is None or current.base_url != url:
+        current = st.session_state[CLIENT_KEY] = OllamaClient(url)
+        st.session_state.pop(STATUS_KEY, None)
+    return current
+
+
+def server_status(max_age: float = STATUS_MAX_AGE_S) -> ServerStatus:
+    """The server's status, checked again when older than `max_age` seconds."""
+    checked = st.session_state.get(STATUS_KEY)
+    if checked is None or time.monotonic() - checked[0] > max_age \
+            or checked[1].url != client().base_url:
+        checked = (time.monotonic(), client().status())
+        st.session_state[STATUS_KEY] = checked
+    return checked[1]
+
+
+def _apply_server() -> None:
+    typed = st.session_state.get("app.server_input", "")
+    try:
+        st.session_state[URL_KEY] = check_host(typed, AllowList.from_env())
+        st.session_state.pop("app.server_error", None)
+    except HostError as error:
+        st.session_state["app.server_error"] = error
+
+
+def _apply_language() -> None:
+    chosen = st.session_state.get("app.lang_input")
+    if chosen in i18n.LANGUAGES:
+        st.session_state[LANG_KEY] = chosen
+
+
+def status_badge(status: ServerStatus) -> None:
+    if not status.reachable:
+        st.badge(t("badge.down"), icon=":material/error:", color="red")
+    elif status.builtin is not None:
+        st.badge(t("badge.builtin", latency=f"{status.latency_ms:.0f}"),
+                 icon=":material/memory:", color="blue")
+    else:
+        st.badge(t("badge.up", version=status.version, latency=f"{status.latency_ms:.0f}"),
+                 icon=":material/check_circle:", color="green")
+
+
+def sidebar() -> None:
+    """Server in use (changeable for the session), its live badge, and the language switch."""
+    current = lang()
+    st.query_params["lang"] = current  # kept in the URL so a shared link opens in this language
+    with st.sidebar:
+        st.segmented_control(t("sidebar.language"), options=list(i18n.LANGUAGES),
+                             format_func=LANGUAGE_NAMES.get, default=current,
+                             key="app.lang_input", on_change=_apply_language)
+        st.session_state.setdefault("app.server_input", client().base_url)
+        st.text_input(t("sidebar.server"), key="app.server_input", on_change=_apply_server,
+                      help=t("sidebar.server_help"))
+        if error := st.session_state.get("app.server_error"):
+            show_error(error, key="sidebar")
+        st.caption(t("sidebar.server_in_use", url=client().base_url))
+        status_badge(server_status())
+
+
+# ---------------------------------------------------------------------------- errors
+def show_error(error: Exception, key: str) -> None:
+    """What happened and what to do, in the user's language; never a traceback."""
+    diagnosis = diagnose(error, client().base_url)
+    st.error(f"**{t(diagnosis.title_key, **diagnosis.values)}**\n\n"
+             f"{t(diagnosis.advice_key, **diagnosis.values)}", icon=":material/error:")
+    if diagnosis.commands:
+        st.code("\n".join(diagnosis.commands), language="bash")
+    with st.expander(t("error.details")):
+        st.text(diagnosis.detail)
+    exchange = getattr(error, "exchange", None)
+    if isinstance(error, OllamaError) and exchange is not None:
+        show_http(exchange, key=f"{key}.error")
+
+
+# ----------------------------------------------------------------------- show the HTTP
+def show_http(exchange: Exchange, key: str, expanded: bool = False) -> None:
+    """The call as HTTP: request JSON, curl, Python, raw response, final fields explained."""
+    status = exchange.status if exchange.status is not None else "—"
+    with st.expander(t("http.title", method=exchange.method, path=exchange.path, status=status),
+                     expanded=expanded, icon=":material/http:"):
+        tabs = st.tabs([t("http.request"), "curl", "Python", t("http.response"), t("http.fields")])
+        with tabs[0]:
+            if exchange.body is None:
+                st.caption(t("http.no_body", method=exchange.method))
+            else:
+                st.code(http_view.request_json(exchange, for_screen=True), language="json")
+                _download(t("http.download_json"), http_view.request_json(exchange),
+                          "request.json", f"{key}.json")
+        with tabs[1]:
+            st.code(http_view.curl_command(exchange, for_screen=True), language="bash")
+            _download(t("http.download_curl"), http_view.curl_command(exchange), "request.sh",
+                      f"{key}.curl")
+        with tabs[2]:
+            st.code(http_view.python_code(exchange, for_screen=True), language="python")
+            _download(t("http.download_python"), http_view.python_code(exchange), "request.py",
+                      f"{key}.py")
+        with tabs[3]:
+            text, hidden = http_view.response_text(exchange)
+            st.caption(t("http.response_meta", status=status,
+                         content_type=exchange.content_type or "—",
+                         lines=exchange.line_count,
+                         elapsed=f"{(exchange.elapsed_s or 0) * 1000:.0f}"))
+            st.code(text or t("http.empty_body"), language="json" if text else None)
+            if hidden:
+                st.caption(t("http.hidden_lines", count=hidden))
+        with tabs[4]:
+            fields = http_view.explain_final(exchange.final_chunk())
+            if not fields:
+                st.caption(t("http.no_fields"))
+            else:
+                st.dataframe(
+                    [{t("http.col.field"): f.name, t("http.col.value"): f.value,
+                      t("http.col.readable"): f.readable, t("http.col.meaning"): t(f.meaning_key)}
+                     for f in fields],
+                    hide_index=True, width="stretch")
+            if exchange.first_byte_s is not None:
+                st.caption(t("http.client_timing", first=f"{exchange.first_byte_s * 1000:.0f}",
+                             total=f"{(exchange.elapsed_s or 0) * 1000:.0f}"))
+
+
+def _download(label: str, data: str, file_name: str, key: str) -> None:
+    st.download_button(label, data, file_name=file_name, key=key, icon=":material/download:",
+                       on_click="ignore")
+
+
+def age(parts: tuple[int, str] | None, future: bool = False) -> str:
+    """'41 seconds ago' / 'in 4 minutes'; None (no expiry) reads 'forever'."""
+    if parts is None:
+        return t("age.forever")
+    amount, unit = parts
+    unit_text = t(f"unit.{unit}_one" if amount == 1 else f"unit.{unit}")
+    return t("age.future" if future else "age.past", amount=amount, unit=unit_text)
+
+
+def page_title(key: str) -> None:
+    st.title(t(f"{key}.title"))
+    st.caption(t(f"{key}.summary"))

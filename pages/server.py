@@ -1,0 +1,143 @@
+"""1. The server: is it there, what is loaded, how to install and start it, what went wrong."""
+import streamlit as st
+
+from lib import server_checks, server_log, ui
+from lib.client import OllamaError
+from lib.hosts import AllowList
+
+ui.ensure_app_frame()
+t = ui.t
+ui.page_title("server")
+
+INSTALL = {  # per OS: the command (or download) that installs Ollama
+    "linux": ("bash", "curl -fsSL https://ollama.com/install.sh | sh"),
+    "macos": ("bash", "brew install ollama"),
+    "windows": ("powershell", "winget install Ollama.Ollama"),
+    "docker": ("bash", "docker run -d -v ollama:/root/.ollama -p 11434:11434 --name ollama ollama/ollama"),
+}
+SERVE = {
+    "linux": "ollama serve\nsystemctl status ollama",
+    "macos": "ollama serve",
+    "windows": "ollama serve",
+    "docker": "docker logs -f ollama",
+}
+FIRST_MODEL = {"docker": "docker exec -it ollama ollama pull gemma3:1b"}
+SHARE = {  # OLLAMA_HOST=0.0.0.0 listens on every interface; OLLAMA_ORIGINS lets browser pages call it
+    "linux": 'OLLAMA_HOST=0.0.0.0 OLLAMA_ORIGINS="*" ollama serve\n\n'
+             "sudo systemctl edit ollama\n"
+             '[Service]\nEnvironment="OLLAMA_HOST=0.0.0.0"\nEnvironment="OLLAMA_ORIGINS=*"',
+    "macos": 'launchctl setenv OLLAMA_HOST "0.0.0.0"\nlaunchctl setenv OLLAMA_ORIGINS "*"',
+    "windows": 'setx OLLAMA_HOST "0.0.0.0"\nsetx OLLAMA_ORIGINS "*"',
+    "docker": 'docker run -d -v ollama:/root/.ollama -p 0.0.0.0:11434:11434 -e OLLAMA_ORIGINS="*" '
+              "--name ollama ollama/ollama",
+}
+
+
+def show_check(check: server_checks.Check) -> None:
+    (st.success if check.passed else st.warning)(t(check.key, **check.values))
+
+
+# ----------------------------------------------------------------------------- status
+def status_section() -> None:
+    client = ui.client()
+    status = ui.server_status(max_age=0)
+    cols = st.columns(4)
+    cols[0].metric(t("server.url"), status.url)
+    cols[1].metric(t("server.reachable"), t("yes") if status.reachable else t("no"))
+    cols[2].metric(t("server.version"), t("server.builtin_short") if status.builtin else (status.version or "—"))
+    cols[3].metric(t("server.latency"), f"{status.latency_ms:.0f} ms" if status.latency_ms else "—")
+    if not status.reachable:
+        ui.show_error(status.error, key="server.status")
+        st.info(t("server.see_guide"), icon=":material/arrow_downward:")
+        return
+    if status.builtin:
+        st.info(t("server.builtin_note"), icon=":material/memory:")
+    loaded_section(client)
+    ui.show_http(client.history[-1], key="server.version")
+
+
+def unload(model: str) -> None:
+    """Button callback: runs before the rerun, so the list below is already up to date."""
+    try:
+        ui.client().unload(model)
+        st.toast(t("server.unloaded", model=model), icon=":material/eject:")
+    except OllamaError as error:
+        st.session_state["server.unload_error"] = error
+
+
+def loaded_section(client) -> None:
+    st.subheader(t("server.loaded"))
+    try:
+        rows = server_checks.loaded_models(client.ps())
+    except OllamaError as error:
+        ui.show_error(error, key="server.ps")
+        return
+    ps_exchange = client.last
+    if not rows:
+        st.caption(t("server.loaded_none"))
+    for row in rows:
+        name, size, proc, ctx, until, action = st.columns([3, 2, 2, 2, 3, 2], vertical_alignment="center")
+        name.markdown(f"**`{row.name}`**")
+        size.write(row.size)
+        proc.write(row.processor)
+        ctx.write(t("server.ctx", tokens=row.context_length) if row.context_length else "—")
+        until.write(ui.age(row.until, future=True))
+        action.button(t("server.unload"), key=f"unload.{row.name}", icon=":material/eject:",
+                      on_click=unload, args=(row.name,))
+    if error := st.session_state.pop("server.unload_error", None):
+        ui.show_error(error, key="server.unload")
+    ui.show_http(ps_exchange, key="server.ps")
+
+
+auto = st.toggle(t("server.auto_refresh"), key="server.auto_refresh", help=t("server.auto_refresh_help"))
+st.fragment(run_every=5 if auto else None)(status_section)()
+
+# ----------------------------------------------------------------------------- guide
+st.header(t("guide.title"))
+st.caption(t("guide.summary"))
+systems = ["linux", "macos", "windows", "docker"]
+for system, tab in zip(systems, st.tabs([t(f"guide.os.{s}") for s in systems])):
+    with tab:
+        st.markdown(f"**1. {t('guide.install')}**  \n{t(f'guide.install.{system}')}")
+        language, command = INSTALL[system]
+        st.code(command, language=language)
+        if st.button(t("guide.check"), key=f"check.cli.{system}"):
+            show_check(server_checks.check_cli())
+
+        st.markdown(f"**2. {t('guide.serve')}**  \n{t('guide.serve.text')}")
+        st.code(SERVE[system], language="bash")
+        if st.button(t("guide.check"), key=f"check.serve.{system}"):
+            show_check(server_checks.check_server(ui.client()))
+
+        st.markdown(f"**3. {t('guide.pull')}**  \n{t('guide.pull.text')}")
+        st.code(FIRST_MODEL.get(system, "ollama pull gemma3:1b\nollama list"), language="bash")
+        if st.button(t("guide.check"), key=f"check.models.{system}"):
+            show_check(server_checks.check_models(ui.client()))
+
+        st.markdown(f"**4. {t('guide.share')}**  \n{t('guide.share.text')} {t(f'guide.share.{system}')}")
+        st.code(SHARE[system], language="powershell" if system == "windows" else "bash")
+        with st.form(f"share.{system}", border=False):
+            left, right = st.columns(2)
+            address = left.text_input(t("guide.share.address"), value=ui.client().base_url,
+                                      help=t("guide.share.address_help"))
+            origin = right.text_input(t("guide.share.origin"), placeholder="http://aula.example:8501",
+                                      help=t("guide.share.origin_help"))
+            if st.form_submit_button(t("guide.check")):
+                show_check(server_checks.check_shared(address, origin, AllowList.from_env()))
+
+# ----------------------------------------------------------------------------- background
+st.header(t("background.title"))
+with st.expander(t("background.tools.title"), icon=":material/compare:"):
+    st.markdown(t("background.tools.body"))
+with st.expander(t("background.local_vs_api.title"), icon=":material/balance:"):
+    st.markdown(t("background.local_vs_api.body"))
+with st.expander(t("background.log.title"), icon=":material/receipt_long:"):
+    st.markdown(t("background.log.body"))
+    log = st.text_area(t("background.log.input"), value=server_log.EXAMPLE, height=200,
+                       key="server.log")
+    notes = server_log.annotate(log)
+    if not notes:
+        st.caption(t("background.log.nothing"))
+    for line, key, values in notes:
+        st.code(line, language=None, wrap_lines=True)
+        st.caption(t(key, **values))

@@ -1,0 +1,98 @@
+""""Show the HTTP": request JSON, curl as the course writes it, Python code, response, fields."""
+import json
+import subprocess
+
+from lib import http_view
+from lib.client import Exchange
+from tests.plugins.fake_ollama import fixture_lines
+
+IMAGE = "iVBORw0KGgoAAAANSUhEUgAAAG0AAABmCAYAAADBPx+VAAAACXBIWXMAAAsTAAALEwEAmpwY" * 20
+
+
+def exchange(path="/api/generate", body=None, method="POST", lines=(), content_type="application/x-ndjson"):
+    recorded = Exchange(method, "http://localhost:11434", path, body, 200, content_type)
+    for line in lines:
+        recorded.record(line.encode())
+    return recorded
+
+
+def test_curl_as_the_course_writes_it():
+    call = exchange(body={"model": "gemma:2b", "prompt": "¿porqué el cielo es azúl?"})
+    assert http_view.curl_command(call) == (
+        "curl http://localhost:11434/api/generate -d '{\n"
+        '  "model": "gemma:2b",\n  "prompt": "¿porqué el cielo es azúl?"\n}\'')
+
+
+def test_curl_runs_in_a_real_shell_with_quotes_in_the_prompt():
+    """The single quote in "it's" must survive sh quoting: echo the -d argument back."""
+    call = exchange(body={"model": "m", "prompt": "it's \"blue\" $HOME `x`"})
+    command = http_view.curl_command(call).replace("curl http://localhost:11434/api/generate -d ", "printf %s ")
+    printed = subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=True).stdout
+    assert json.loads(printed) == call.body
+
+
+def test_get_and_delete_forms():
+    assert http_view.curl_command(exchange("/api/tags", None, "GET")) == "curl http://localhost:11434/api/tags"
+    assert http_view.curl_command(exchange("/api/delete", {"model": "x"}, "DELETE")).startswith(
+        "curl -X DELETE http://localhost:11434/api/delete -d '")
+
+
+def test_images_are_short_on_screen_and_complete_in_the_copy():
+    call = exchange(body={"model": "llava", "prompt": "¿Describe la imagen?", "images": [IMAGE]})
+    screen = http_view.curl_command(call, for_screen=True)
+    assert IMAGE not in screen and "…[1,440 chars]" in screen
+    assert IMAGE in http_view.curl_command(call) and IMAGE in http_view.python_code(call)
+    chat = exchange("/api/chat", {"model": "llava", "messages": [{"role": "user", "content": "x", "images": [IMAGE]}]})
+    assert IMAGE not in http_view.request_json(chat, for_screen=True)
+    assert call.body["images"] == [IMAGE]  # the recorded body itself is untouched
+
+
+def test_python_code_for_a_stream_runs_against_the_fake(fake_ollama):
+    """The generated code is real: run it against the fake and get the course's sentence."""
+    call = Exchange("POST", fake_ollama.url, "/api/generate", {"model": "gemma:2b", "prompt": "x"},
+                    200, "application/x-ndjson")
+    import sys
+    result = subprocess.run([sys.executable, "-c", http_view.python_code(call)], capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("El cielo no es azúl. El cielo es azul porque contiene")
+
+
+def test_python_code_not_streamed(fake_ollama):
+    call = Exchange("GET", fake_ollama.url, "/api/version", None, 200, "application/json")
+    import sys
+    result = subprocess.run([sys.executable, "-c", http_view.python_code(call)], capture_output=True,
+                            text=True, timeout=30)
+    assert result.stdout.strip() == "{'version': '0.33.0'}"
+
+
+def test_long_stream_collapsed_with_a_count():
+    lines = fixture_lines("generate-stream")  # 24 lines
+    text, hidden = http_view.response_text(exchange(lines=lines), collapse_after=10)
+    shown = text.splitlines()
+    assert hidden == 14 and shown[5] == "…" and len(shown) == 11
+    assert json.loads(shown[0])["response"] == "El" and '"done": true' in shown[-1]
+
+
+def test_context_tokens_shortened_on_screen():
+    final = fixture_lines("generate-stream")[-1]
+    shown = http_view.shorten_response_line(final)
+    assert json.loads(shown)["context"][-1] == "… 42 tokens"
+
+
+def test_final_chunk_fields_explained():
+    chunk = json.loads(fixture_lines("generate-stream")[-1])
+    fields = {f.name: f for f in http_view.explain_final(chunk)}
+    assert fields["total_duration"].readable == "6.58 s"
+    assert fields["load_duration"].readable == "1.78 s"
+    assert fields["prompt_eval_duration"].readable == "1.36 s"
+    assert fields["context"].readable == "42 tokens"
+    assert fields["tokens_per_second"].readable == "7.1 tokens/s"  # 24 / 3.391382 s
+    assert fields["prompt_tokens_per_second"].readable == "13.2 tokens/s"
+    assert all(f.meaning_key == f"field.{f.name}" for f in fields.values())
+
+
+def test_zero_durations_give_no_speed():
+    fields = http_view.explain_final({"done": True, "eval_count": 5, "eval_duration": 0})
+    assert "tokens_per_second" not in {f.name for f in fields}
+    assert http_view.explain_final(None) == []

@@ -1,0 +1,162 @@
+"""AppTest: app.py's frame and the Server page with the server up, down and erroring, in both languages."""
+import pathlib
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def open_app(monkeypatch, url: str, lang: str = "en", page: str | None = None, env: dict | None = None) -> AppTest:
+    monkeypatch.setenv("OLLAMA_HOST", url)
+    for name, value in (env or {}).items():
+        monkeypatch.setenv(name, value)
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    app.query_params["lang"] = lang
+    app.run()
+    if page:
+        app.switch_page(page).run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def texts(app: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "error", "success", "warning", "info", "title",
+                                  "header", "subheader", "code") for e in getattr(app, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def metrics(app: AppTest) -> dict:
+    return {m.label: m.value for m in app.metric}
+
+
+@pytest.mark.parametrize("lang, reachable, loaded", [("en", "Yes", "Models loaded in memory"),
+                                                     ("es", "Sí", "Modelos cargados en memoria")])
+def test_server_up(monkeypatch, fake_ollama, lang, reachable, loaded):
+    app = open_app(monkeypatch, fake_ollama.url, lang)
+    values = metrics(app)
+    assert values[("Reachable" if lang == "en" else "Responde")] == reachable
+    assert values[("Version" if lang == "en" else "Versión")] == "0.33.0"
+    assert values[("Latency" if lang == "en" else "Latencia")].endswith(" ms")
+    assert not app.error
+    page = texts(app)
+    assert loaded in page and "`gemma:2b`" in page and "60%/40% CPU/GPU" in page
+    assert "Ollama 0.33.0 · " in str([m.value for m in app.sidebar.markdown])
+    labels = [e.label for e in app.expander]
+    assert any(label.startswith(("Show the HTTP: GET /api/ps → 200", "Ver el HTTP: GET /api/ps → 200"))
+               for label in labels)
+
+
+@pytest.mark.parametrize("lang, title, advice, badge", [
+    ("en", "Connection refused at", "ollama serve", "Not answering"),
+    ("es", "Conexión rechazada en", "ollama serve", "Sin respuesta"),
+])
+def test_server_down_shows_the_diagnosis_and_the_guide(monkeypatch, closed_port, lang, title, advice, badge):
+    app = open_app(monkeypatch, closed_port, lang)
+    errors = [e.value for e in app.error]
+    assert any(title in e and advice in e for e in errors)
+    assert any("ollama serve" in c.value for c in app.code)
+    assert badge in str([m.value for m in app.sidebar.markdown])
+    assert app.header[0].value == ("Install and start Ollama" if lang == "en" else "Instalar y arrancar Ollama")
+    assert "curl -fsSL https://ollama.com/install.sh | sh" in [c.value for c in app.code]
+    assert len(app.tabs) >= 4
+
+
+def test_server_erroring_on_ps(monkeypatch, fake_ollama):
+    fake_ollama.reply("GET", "/api/ps", 500, {"error": "runner crashed"})
+    app = open_app(monkeypatch, fake_ollama.url)
+    assert metrics(app)["Reachable"] == "Yes"
+    assert any("HTTP error 500" in e.value for e in app.error)
+    assert "runner crashed" in [t.value for t in app.text]
+
+
+def test_wrong_port_is_not_ollama(monkeypatch, fake_ollama):
+    fake_ollama.raw("GET", "/", b"<html>nginx</html>", "text/html")
+    app = open_app(monkeypatch, fake_ollama.url, "es")
+    assert any("no es Ollama" in e.value for e in app.error)
+
+
+def test_slow_server_is_a_timeout_not_a_hang(monkeypatch, fake_ollama):
+    from lib import client as client_module
+    monkeypatch.setattr(client_module, "STATUS_READ_TIMEOUT", 0.5)
+    fake_ollama.hang("GET", "/api/version", seconds=3)
+    app = open_app(monkeypatch, fake_ollama.url)
+    assert any("stopped answering" in e.value for e in app.error)
+
+
+def test_builtin_server_badge(monkeypatch, fake_ollama):
+    fake_ollama.reply("GET", "/api/version", body={"version": "0.33.0", "builtin": {"engine": "llama.cpp"}})
+    app = open_app(monkeypatch, fake_ollama.url)
+    assert "Built-in server (Gemma 3 270M base, llama.cpp)" in str([m.value for m in app.sidebar.markdown])
+    assert metrics(app)["Version"] == "built-in"
+    assert any("not Ollama" in i.value for i in app.info)
+
+
+def test_unload_button_sends_keep_alive_zero(monkeypatch, fake_ollama):
+    app = open_app(monkeypatch, fake_ollama.url)
+    app.button(key="unload.gemma:2b").click().run()
+    assert not app.exception
+    assert {"model": "gemma:2b", "keep_alive": 0} in fake_ollama.bodies("/api/generate")
+
+
+def test_guide_check_buttons(monkeypatch, fake_ollama):
+    app = open_app(monkeypatch, fake_ollama.url)
+    app.button(key="check.serve.linux").click().run()
+    assert any(f"Ollama answers at {fake_ollama.url} (version 0.33.0)" in s.value for s in app.success)
+    app.button(key="check.models.linux").click().run()
+    assert any("2 model(s) installed: gemma:2b, llava:latest" in s.value for s in app.success)
+
+
+def test_sidebar_refuses_bad_hosts_and_keeps_the_current_one(monkeypatch, fake_ollama):
+    app = open_app(monkeypatch, fake_ollama.url)
+    app.text_input(key="app.server_input").set_value("localhost:abc").run()
+    assert any("The port in \"localhost:abc\" is not valid" in e.value for e in app.sidebar.error)
+    assert metrics(app)["Address"] == fake_ollama.url
+    app.text_input(key="app.server_input").set_value("ftp://x").run()
+    assert any("is not an HTTP address" in e.value for e in app.sidebar.error)
+
+
+def test_sidebar_changes_the_server_for_the_session(monkeypatch, fake_ollama, closed_port):
+    app = open_app(monkeypatch, closed_port)
+    assert metrics(app)["Reachable"] == "No"
+    app.text_input(key="app.server_input").set_value(fake_ollama.url.removeprefix("http://")).run()
+    assert metrics(app)["Reachable"] == "Yes" and metrics(app)["Address"] == fake_ollama.url
+    assert not app.sidebar.error
+
+
+def test_allow_list_refuses_other_servers(monkeypatch, fake_ollama):
+    app = open_app(monkeypatch, fake_ollama.url, "es",
+                   env={"COMPANION_ALLOWED_HOSTS": fake_ollama.url})
+    app.text_input(key="app.server_input").set_value("169.254.169.254:80").run()
+    assert any("no puede usar" in e.value for e in app.sidebar.error)
+    assert not [r for r in fake_ollama.requests if "169.254" in r[1]]
+    assert metrics(app)["Dirección"] == fake_ollama.url
+
+
+def test_language_switch_updates_page_and_url(monkeypatch, fake_ollama):
+    app = open_app(monkeypatch, fake_ollama.url, "es")
+    assert app.title[0].value == "Servidor Ollama"
+    app.sidebar.segmented_control[0].set_value("en").run() if hasattr(app.sidebar, "segmented_control") else \
+        app.button_group[0].set_value("en").run()
+    assert app.title[0].value == "Ollama server"
+    assert app.query_params["lang"] == ["en"] or app.query_params["lang"] == "en"
+
+
+def test_start_up_log_is_explained(monkeypatch, fake_ollama):
+    app = open_app(monkeypatch, fake_ollama.url)
+    captions = [c.value for c in app.caption]
+    assert any(c.startswith("No GPU detected") for c in captions)
+    assert any("listens on 127.0.0.1:11434 and is version 0.1.32" in c for c in captions)
+
+
+@pytest.mark.parametrize("page, en_title, es_title", [
+    ("pages/models.py", "Model library", "Biblioteca de modelos"),
+    ("pages/chat.py", "Chat", "Chat"),
+    ("pages/vision.py", "Image description", "Descripción de imágenes"),
+    ("pages/lab.py", "Options & seed lab", "Laboratorio de opciones y semillas"),
+])
+def test_every_page_opens_in_both_languages(monkeypatch, closed_port, page, en_title, es_title):
+    for lang, title in (("en", en_title), ("es", es_title)):
+        app = open_app(monkeypatch, closed_port, lang, page=page)
+        assert app.title[0].value == title
+        assert app.caption[0].value  # the one-line summary
