@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import time
@@ -28,6 +29,7 @@ HISTORY_SIZE = 50
 
 # Ollama >= 0.3.x: model 'x' not found; <= 0.3.0: model "x" not found, try pulling it first
 _NOT_FOUND = re.compile(r"""model ['"](?P<model>.+?)['"] not found""")
+_NO_MESSAGE: dict = {}
 _OUT_OF_MEMORY = re.compile(r"requires more system memory|out of memory|insufficient memory", re.I)
 
 
@@ -159,47 +161,81 @@ class Stream:
     The text accumulated so far (`text`) survives an error, so a page never loses a partial answer.
     """
 
-    def __init__(self, response: requests.Response, exchange: Exchange, text_of):
+    def __init__(self, response: requests.Response, exchange: Exchange, chat: bool = False):
         self._response = response
         self.exchange = exchange
-        self._text_of = text_of
+        self._chat = chat  # the text is in message.content (chat), else in response (generate)
         self.parts: list[str] = []
         self.final: dict | None = None
         self.stopped = False
+        self._yielded = 0
 
     @property
     def text(self) -> str:
         return "".join(self.parts)
 
     def __iter__(self) -> Iterator[dict]:
-        exchange, parts, text_of = self.exchange, self.parts, self._text_of
+        # The hot loop of every generation: plain locals and no calls per line beyond json.loads,
+        # so reading a stream costs about what `iter_lines` + `json.loads` costs (make bench).
+        exchange, parts, chat = self.exchange, self.parts, self._chat
+        head, tail = exchange.lines, exchange.tail
+        head_room = RECORDED_LINES - tail.maxlen - len(head)
+        count, pending = 0, b""
+        loads = json.loads
         try:
-            for line in _lines(self._response, exchange):
-                if exchange.first_byte_s is None:
-                    exchange.first_byte_s = time.perf_counter() - exchange.t0
-                chunk = _decode(line, exchange)
-                if "error" in chunk:
-                    raise server_error(str(chunk["error"]), exchange.status or 200, exchange,
-                                       in_stream=True)
-                if text := text_of(chunk):
-                    parts.append(text)
-                if chunk.get("done"):
-                    self.final = chunk
-                yield chunk
+            blocks = self._response.iter_content(chunk_size=65536)
+            first = next(blocks, b"")
+            exchange.first_byte_s = time.perf_counter() - exchange.t0
+            for block in itertools.chain((first,), blocks):
+                if pending:
+                    block = pending + block
+                lines = block.split(b"\n")
+                pending = lines.pop()  # b"" when the block ends with a newline, as Ollama's do
+                if len(pending) > MAX_LINE_BYTES:
+                    raise MalformedResponse(f"a response line exceeds {MAX_LINE_BYTES} bytes",
+                                            exchange)
+                for line in lines:
+                    count += 1
+                    if count <= head_room:
+                        head.append(line)
+                    else:
+                        tail.append(line)
+                    try:
+                        chunk = loads(line)
+                    except ValueError:
+                        chunk = None
+                    if type(chunk) is not dict:
+                        raise _malformed(line, count, exchange)
+                    if "error" in chunk:
+                        raise server_error(str(chunk["error"]), exchange.status or 200, exchange,
+                                           in_stream=True)
+                    if chat:
+                        text = (chunk.get("message") or _NO_MESSAGE).get("content")
+                    else:
+                        text = chunk.get("response")
+                    if text:
+                        parts.append(text)
+                    if chunk.get("done"):
+                        self.final = chunk
+                    yield chunk
+            if pending.strip():
+                raise MalformedResponse(f"line {count + 1} does not end with a newline", exchange)
         except requests.exceptions.RequestException as exc:
             raise _transport_error(exc, exchange) from None
         except OllamaError as exc:
             exchange.error = exc.message
             raise
         finally:
+            exchange.line_count += count
             exchange.elapsed_s = time.perf_counter() - exchange.t0
             self._response.close()
 
     def texts(self) -> Iterator[str]:
         """Only the text pieces: what `st.write_stream` wants."""
-        for chunk in self:
-            if text := self._text_of(chunk):
-                yield text
+        for _ in self:
+            if len(self.parts) > self._yielded:
+                self._yielded += 1
+                yield self.parts[-1]
 
     def close(self) -> None:
         """Stop reading: the server sees the connection close and stops generating."""
@@ -207,35 +243,14 @@ class Stream:
         self._response.close()
 
 
-def _lines(response: requests.Response, exchange: Exchange) -> Iterator[bytes]:
-    """Split the body on newlines as it arrives, refusing absurdly long lines."""
-    pending = b""
-    for block in response.iter_content(chunk_size=65536):
-        pending += block
-        if b"\n" not in block:
-            if len(pending) > MAX_LINE_BYTES:
-                raise MalformedResponse(f"a response line exceeds {MAX_LINE_BYTES} bytes", exchange)
-            continue
-        *complete, pending = pending.split(b"\n")
-        for line in complete:
-            exchange.record(line)
-            yield line
-    if pending:
-        exchange.record(pending)
-        yield pending
-
-
-def _decode(line: bytes, exchange: Exchange) -> dict:
+def _malformed(line: bytes, number: int, exchange: Exchange) -> MalformedResponse:
     if not line.strip():
-        raise MalformedResponse(f"blank line {exchange.line_count} in the stream", exchange)
+        return MalformedResponse(f"blank line {number} in the stream", exchange)
     try:
-        value = json.loads(line)
+        json.loads(line)
     except ValueError:
-        raise MalformedResponse(f"line {exchange.line_count} is not JSON: {line[:120]!r}",
-                                exchange) from None
-    if not isinstance(value, dict):
-        raise MalformedResponse(f"line {exchange.line_count} is not a JSON object", exchange)
-    return value
+        return MalformedResponse(f"line {number} is not JSON: {line[:120]!r}", exchange)
+    return MalformedResponse(f"line {number} is not a JSON object", exchange)
 
 
 def _transport_error(exc: requests.exceptions.RequestException, exchange: Exchange) -> OllamaError:
@@ -270,18 +285,6 @@ def _root_cause(exc: BaseException) -> BaseException | None:
             return seen
         seen = nested
     return seen
-
-
-def _message_text(chunk: dict) -> str:
-    return (chunk.get("message") or {}).get("content") or ""
-
-
-def _response_text(chunk: dict) -> str:
-    return chunk.get("response") or ""
-
-
-def _no_text(chunk: dict) -> str:
-    return ""
 
 
 # ------------------------------------------------------------------------------------ client
@@ -372,15 +375,15 @@ class OllamaClient:
             raise server_error(str(value["error"]), response.status_code, exchange)
         return value
 
-    def _stream(self, path: str, body: dict, text_of) -> Stream:
+    def _stream(self, path: str, body: dict) -> Stream:
         response, exchange = self._send("POST", path, body)
-        return Stream(response, exchange, text_of)
+        return Stream(response, exchange, chat=path == "/api/chat")
 
-    def _generation(self, path: str, body: dict, stream: bool, text_of) -> Stream | dict:
+    def _generation(self, path: str, body: dict, stream: bool) -> Stream | dict:
         body = {k: v for k, v in body.items() if v is not None}
         body["stream"] = stream
         if stream:
-            return self._stream(path, body, text_of)
+            return self._stream(path, body)
         return self._json("POST", path, body)
 
     @property
@@ -428,19 +431,18 @@ class OllamaClient:
         return self._json("POST", "/api/embed", {"model": model, "input": input})
 
     def pull(self, model: str, insecure: bool = False) -> Stream:
-        return self._stream("/api/pull", {"model": model, "insecure": insecure, "stream": True},
-                            _no_text)
+        return self._stream("/api/pull", {"model": model, "insecure": insecure, "stream": True})
 
     def generate(self, model: str, prompt: str | None = None, *, stream: bool = True,
                  **fields: Any) -> Stream | dict:
         """`/api/generate`; `fields` are any other request fields (system, options, context...)."""
         return self._generation("/api/generate", {"model": model, "prompt": prompt, **fields},
-                                stream, _response_text)
+                                stream)
 
     def chat(self, model: str, messages: list[dict], *, stream: bool = True,
              **fields: Any) -> Stream | dict:
         return self._generation("/api/chat", {"model": model, "messages": messages, **fields},
-                                stream, _message_text)
+                                stream)
 
     def unload(self, model: str) -> dict:
         """Unload a model now, as `ollama stop` does: an empty generate with `keep_alive: 0`."""

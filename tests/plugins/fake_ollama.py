@@ -219,6 +219,9 @@ def _handler(fake: FakeOllama):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
+    def handle_error(self, request, client_address):
+        pass  # clients that hang up early (timeout tests) are expected, not worth a traceback
+
 
 @pytest.fixture(scope="session")
 def _fake_server():
