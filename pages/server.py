@@ -41,11 +41,11 @@ def show_check(check: server_checks.Check) -> None:
 def status_section() -> None:
     client = ui.client()
     status = ui.server_status(max_age=0)
-    cols = st.columns(4)
-    cols[0].metric(t("server.url"), status.url)
-    cols[1].metric(t("server.reachable"), t("yes") if status.reachable else t("no"))
-    cols[2].metric(t("server.version"), t("server.builtin_short") if status.builtin else (status.version or "—"))
-    cols[3].metric(t("server.latency"), f"{status.latency_ms:.0f} ms" if status.latency_ms else "—")
+    st.markdown(f"{t('server.url')}: `{status.url}`")
+    cols = st.columns(3)
+    cols[0].metric(t("server.reachable"), t("yes") if status.reachable else t("no"))
+    cols[1].metric(t("server.version"), t("server.builtin_short") if status.builtin else (status.version or "—"))
+    cols[2].metric(t("server.latency"), f"{status.latency_ms:.0f} ms" if status.latency_ms else "—")
     if not status.reachable:
         ui.show_error(status.error, key="server.status")
         st.info(t("server.see_guide"), icon=":material/arrow_downward:")
