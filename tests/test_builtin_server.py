@@ -263,6 +263,17 @@ def test_num_predict_and_stop(builtin_server):
     assert "".join(c["response"] for c in streamed) == stopped["response"]
 
 
+def test_format_constrains_the_output_to_json(builtin_server):
+    schema = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+              "required": ["name", "age"]}
+    answer = generate(builtin_server, prompt="Person: ", format=schema, options={"num_predict": 40, "seed": 1}).json()
+    assert answer["done_reason"] == "stop"
+    person = json.loads(answer["response"])
+    assert isinstance(person["name"], str) and isinstance(person["age"], int)
+    bad = generate(builtin_server, format={"type": "nonsense"})
+    assert bad.status_code == 400 and bad.json()["error"].startswith("invalid format")
+
+
 # --- seeds -------------------------------------------------------------------------------------------
 
 def test_same_seed_same_text_different_seeds_different_text(builtin_server):

@@ -1,0 +1,150 @@
+"""Thousands of random bodies: always a 2xx or a 4xx `{"error"}`, never a 500, and the server keeps serving.
+
+Bodies that happen to be valid run real (tiny) generations: num_predict is always forced to 0-2,
+and the runner options that reload the model only take a few values, to keep the run short.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lib.builtin_server import MODEL_NAME
+from lib.builtin_server.server import is_bundled
+
+pytestmark = pytest.mark.builtin
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12)
+ANY_TEXT = st.text(max_size=60)
+OUR_MODEL = st.sampled_from([MODEL_NAME, MODEL_NAME.upper(), "library/" + MODEL_NAME])
+MODEL = OUR_MODEL | st.sampled_from(["llama3", "", "x" * 300]) | JSON
+# Well-typed option values (edge values included); the runner options that reload the model only
+# take values that do not, so a valid body costs one tiny generation.
+TYPED_OPTIONS = st.fixed_dictionaries({}, optional={
+    "temperature": st.floats(-2, 5), "top_k": st.integers(-10, 10**12), "top_p": st.floats(-1, 2),
+    "min_p": st.floats(-1, 2), "typical_p": st.floats(0, 2), "seed": st.integers(-(2**70), 2**70),
+    "repeat_penalty": st.floats(-2, 3), "repeat_last_n": st.integers(-5, 10**9),
+    "presence_penalty": st.floats(-3, 3), "frequency_penalty": st.floats(-3, 3),
+    "stop": st.lists(ANY_TEXT, max_size=3), "num_ctx": st.sampled_from([None, 4096]),
+    "num_batch": st.sampled_from([None, 512]), "num_thread": st.sampled_from([None, 0, 2]),
+    "num_keep": st.integers(-5, 5), "num_gpu": st.integers(-1, 99), "use_mmap": st.booleans(),
+    "mirostat": JSON, "tfs_z": JSON, "unknown_option": JSON})
+OPTIONS = TYPED_OPTIONS | st.dictionaries(st.sampled_from(["temperature", "top_k", "seed", "stop", "num_ctx", "x"]), JSON) | JSON
+KEEP_ALIVE = st.sampled_from([None, "5m", "1h", -1, 600, "10s", "-1m", 1.5])
+BAD_KEEP_ALIVE = st.sampled_from(["bogus", "300", "", "5x", True, [], {}, "1h-5m"])
+IMAGES = st.lists(st.sampled_from(["", "AAAA", "data:image/png;base64,AAAA", "@@@", "QUJD"]) | JSON, max_size=2) | JSON
+MESSAGE = st.fixed_dictionaries({"role": st.sampled_from(["user", "system", "assistant", "tool"]), "content": ANY_TEXT})
+ANY_MESSAGE = MESSAGE | st.fixed_dictionaries({}, optional={
+    "role": st.sampled_from(["user", "wizard"]) | JSON, "content": ANY_TEXT | JSON, "images": IMAGES}) | JSON
+
+
+def bounded(body):
+    """Valid-looking bodies must not generate for long: cap num_predict whatever was drawn."""
+    if isinstance(body, dict) and isinstance(body.get("options"), dict):
+        body["options"]["num_predict"] = len(json.dumps(body)) % 3
+    elif isinstance(body, dict) and body.get("options") is None:
+        body["options"] = {"num_predict": 1}
+    return body
+
+
+# Each endpoint gets well-typed bodies (that reach the model) and anything-goes bodies.
+TYPED_COMMON = {"options": TYPED_OPTIONS, "stream": st.booleans(), "keep_alive": KEEP_ALIVE,
+                "format": st.sampled_from(["", "json", {"type": "object"}, {"type": "string"}]),
+                "think": st.sampled_from([False, None])}
+ANY_COMMON = {"model": MODEL, "options": OPTIONS, "stream": st.booleans() | JSON,
+              "keep_alive": KEEP_ALIVE | BAD_KEEP_ALIVE | JSON,
+              "format": st.sampled_from(["", "json", "yaml", {"type": "nonsense"}]) | JSON,
+              "think": st.booleans() | JSON}
+GENERATE = (
+    st.fixed_dictionaries({"model": OUR_MODEL, "prompt": ANY_TEXT}, optional={
+        **TYPED_COMMON, "system": ANY_TEXT, "raw": st.booleans(), "context": st.lists(st.integers(0, 5000), max_size=5)})
+    | st.fixed_dictionaries({}, optional={
+        **ANY_COMMON, "prompt": ANY_TEXT | JSON, "system": ANY_TEXT | JSON, "raw": st.booleans() | JSON,
+        "context": st.lists(st.integers(-5, 300000), max_size=5) | JSON, "images": IMAGES,
+        "suffix": ANY_TEXT | JSON, "template": ANY_TEXT | JSON})
+).map(bounded)
+CHAT = (
+    st.fixed_dictionaries({"model": OUR_MODEL, "messages": st.lists(MESSAGE, max_size=3)}, optional=TYPED_COMMON)
+    | st.fixed_dictionaries({}, optional={**ANY_COMMON, "messages": st.lists(ANY_MESSAGE, max_size=3) | JSON,
+                                          "tools": JSON})
+).map(bounded)
+SIMPLE = st.fixed_dictionaries({}, optional={
+    "model": MODEL, "name": MODEL, "source": MODEL, "destination": MODEL, "stream": st.booleans() | JSON,
+    "verbose": JSON, "input": JSON})
+RAW = st.binary(max_size=80) | st.text(max_size=80).map(str.encode) | JSON.map(lambda v: json.dumps(v).encode())
+
+FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+
+
+@pytest.fixture(scope="module")
+def session(builtin_server):
+    with requests.Session() as s:
+        yield s
+
+
+def check(response: requests.Response) -> None:
+    assert response.status_code < 500, (response.status_code, response.text[:300])
+    if response.status_code >= 400:
+        body = response.json()
+        assert list(body) == ["error"] and isinstance(body["error"], str) and body["error"]
+        return
+    lines = [json.loads(line) for line in response.text.splitlines()] if response.text else []
+    assert all(line for line in lines)
+    if lines and "error" in lines[-1]:  # an error after the stream started (pull of an unknown model)
+        assert lines[-1]["error"]
+
+
+def send(session, url, method, path, body) -> None:
+    data = body if isinstance(body, bytes) else json.dumps(body)
+    check(session.request(method, url + path, data=data, timeout=120))
+
+
+@FUZZ
+@given(body=GENERATE)
+def test_generate_bodies(builtin_server, session, body):
+    send(session, builtin_server.url, "POST", "/api/generate", body)
+
+
+@FUZZ
+@given(body=CHAT)
+def test_chat_bodies(builtin_server, session, body):
+    send(session, builtin_server.url, "POST", "/api/chat", body)
+
+
+@FUZZ
+@given(path=st.sampled_from(["/api/show", "/api/pull", "/api/copy", "/api/embed"]), body=SIMPLE)
+def test_other_endpoint_bodies(builtin_server, session, path, body):
+    if path == "/api/pull":  # pulling the bundled model re-hashes 250 MB: tested elsewhere
+        body = {k: "llama3" if isinstance(v, str) and is_bundled(v) else v for k, v in body.items()}
+    send(session, builtin_server.url, "POST", path, body)
+
+
+@FUZZ
+@given(method_path=st.sampled_from([("POST", "/api/generate"), ("POST", "/api/chat"), ("POST", "/api/show"),
+                                    ("DELETE", "/api/delete"), ("POST", "/api/copy"), ("POST", "/api/pull")]),
+       raw=RAW)
+def test_raw_bytes(builtin_server, session, method_path, raw):
+    method, path = method_path
+    if path in ("/api/generate", "/api/chat"):
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = None
+        if isinstance(value, dict):
+            raw = json.dumps(bounded(value)).encode()
+    send(session, builtin_server.url, method, path, raw)
+
+
+def test_the_server_still_serves_after_the_fuzzing(builtin_server, session):
+    assert session.get(builtin_server.url + "/", timeout=5).text == "Ollama is running"
+    response = session.post(builtin_server.url + "/api/generate", timeout=60, json={
+        "model": MODEL_NAME, "prompt": "Hola", "stream": False, "options": {"num_predict": 3}})
+    assert response.status_code == 200 and response.json()["eval_count"] == 3
+    log = builtin_server.log.read_text()
+    assert "Traceback" not in log and "unhandled error" not in log
