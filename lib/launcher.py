@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 import time
@@ -50,36 +51,50 @@ def start_builtin(port: int) -> subprocess.Popen:
     sys.exit(f"The built-in server did not answer within 120 s; see {BUILTIN_LOG}")
 
 
+def stop(process: subprocess.Popen | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8501, help="dashboard port")
     parser.add_argument("--builtin-port", type=int, default=BUILTIN_PORT)
     args = parser.parse_args(argv)
+    # `kill` or a closed terminal: leave through `finally`, so no server is left behind
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda *_: sys.exit(0))
 
     env = dict(os.environ)
     url = default_url(env)
-    server = None
-    if answers(url):
-        print(f"Using the Ollama server at {url}")
-    else:
-        print(f"No server answers at {url}: starting the built-in server (log: {BUILTIN_LOG})")
-        server = start_builtin(args.builtin_port)
-        env["OLLAMA_HOST"] = f"http://{BUILTIN_HOST}:{args.builtin_port}"
+    builtin_url = f"http://{BUILTIN_HOST}:{args.builtin_port}"
+    server = dashboard = None
     try:
-        return subprocess.call(
+        if answers(url):
+            print(f"Using the Ollama server at {url}", flush=True)
+        else:
+            if answers(builtin_url):  # left running by an earlier `make run`, or started by hand
+                print(f"No server answers at {url}: using the built-in server at {builtin_url}", flush=True)
+            else:
+                print(f"No server answers at {url}: starting the built-in server (log: {BUILTIN_LOG})", flush=True)
+                server = start_builtin(args.builtin_port)
+            env["OLLAMA_HOST"] = builtin_url
+        dashboard = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
              "--server.port", str(args.port), "--server.headless", "true"],
             cwd=ROOT, env=env,
         )
+        return dashboard.wait()
     except KeyboardInterrupt:
         return 0
     finally:
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        stop(dashboard)
+        stop(server)
 
 
 if __name__ == "__main__":

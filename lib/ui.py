@@ -88,14 +88,14 @@ def _apply_language() -> None:
 
 
 def status_badge(status: ServerStatus) -> None:
+    """Coloured text rather than st.badge: a badge does not wrap, and the built-in label is long."""
     if not status.reachable:
-        st.badge(t("badge.down"), icon=":material/error:", color="red")
+        st.markdown(f":red[:material/error: **{t('badge.down')}**]")
     elif status.builtin is not None:
-        st.badge(t("badge.builtin", latency=f"{status.latency_ms:.0f}"),
-                 icon=":material/memory:", color="blue")
+        st.markdown(f":blue[:material/memory: **{t('badge.builtin', latency=f'{status.latency_ms:.0f}')}**]")
     else:
-        st.badge(t("badge.up", version=status.version, latency=f"{status.latency_ms:.0f}"),
-                 icon=":material/check_circle:", color="green")
+        st.markdown(f":green[:material/check_circle: **"
+                    f"{t('badge.up', version=status.version, latency=f'{status.latency_ms:.0f}')}**]")
 
 
 def sidebar() -> None:

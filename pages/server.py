@@ -41,6 +41,7 @@ def show_check(check: server_checks.Check) -> None:
 def status_section() -> None:
     client = ui.client()
     status = ui.server_status(max_age=0)
+    version_call = client.last
     st.markdown(f"{t('server.url')}: `{status.url}`")
     cols = st.columns(3)
     cols[0].metric(t("server.reachable"), t("yes") if status.reachable else t("no"))
@@ -52,8 +53,8 @@ def status_section() -> None:
         return
     if status.builtin:
         st.info(t("server.builtin_note"), icon=":material/memory:")
+    ui.show_http(version_call, key="server.version")
     loaded_section(client)
-    ui.show_http(client.history[-1], key="server.version")
 
 
 def unload(model: str) -> None:
