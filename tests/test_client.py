@@ -225,6 +225,14 @@ def test_delete_empty_body_and_unload(client, fake_ollama):
     assert fake_ollama.bodies("/api/generate")[-1] == {"model": "gemma:2b", "keep_alive": 0}
 
 
+def test_copy_and_embed(client, fake_ollama):
+    assert client.copy("gemma:2b", "gemma-clase:2b") == {}
+    assert fake_ollama.bodies("/api/copy") == [{"source": "gemma:2b", "destination": "gemma-clase:2b"}]
+    with pytest.raises(ModelNotFound):
+        client.copy("nope", "x")
+    assert len(client.embed("gemma:2b", ["uno", "dos"])["embeddings"]) == 2
+
+
 def test_history_is_bounded_and_ordered(client):
     for _ in range(client_module.HISTORY_SIZE + 5):
         client.version()

@@ -129,6 +129,16 @@ class FakeOllama:
             return self._recorded(name, body)
         if path == "/api/chat":
             return self._recorded("chat-stream", body)
+        if path == "/api/copy":
+            if body.get("source") not in known:
+                return Script(404, {"error": f"model '{body.get('source')}' not found"})
+            return Script(body=b"")
+        if path == "/api/embed":
+            inputs = body.get("input")
+            count = len(inputs) if isinstance(inputs, list) else 1
+            return Script(body={"model": model, "embeddings": [[0.1, -0.2, 0.3]] * count,
+                                "total_duration": 14143917, "load_duration": 1019500,
+                                "prompt_eval_count": 8 * count})
         return Script(404, b"404 page not found", "text/plain")
 
     @staticmethod
