@@ -22,21 +22,22 @@ JSON = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=12)
 ANY_TEXT = st.text(max_size=60)
+HUGE = st.sampled_from([10**400, -(10**400), 1e308])  # beyond float64 / int64
 OUR_MODEL = st.sampled_from([MODEL_NAME, MODEL_NAME.upper(), "library/" + MODEL_NAME])
 MODEL = OUR_MODEL | st.sampled_from(["llama3", "", "x" * 300]) | JSON
 # Well-typed option values (edge values included); the runner options that reload the model only
 # take values that do not, so a valid body costs one tiny generation.
 TYPED_OPTIONS = st.fixed_dictionaries({}, optional={
-    "temperature": st.floats(-2, 5), "top_k": st.integers(-10, 10**12), "top_p": st.floats(-1, 2),
-    "min_p": st.floats(-1, 2), "typical_p": st.floats(0, 2), "seed": st.integers(-(2**70), 2**70),
-    "repeat_penalty": st.floats(-2, 3), "repeat_last_n": st.integers(-5, 10**9),
+    "temperature": st.floats(-2, 5) | HUGE, "top_k": st.integers(-10, 10**12) | HUGE, "top_p": st.floats(-1, 2),
+    "min_p": st.floats(-1, 2), "typical_p": st.floats(0, 2), "seed": st.integers(-(2**70), 2**70) | HUGE,
+    "repeat_penalty": st.floats(-2, 3), "repeat_last_n": st.integers(-5, 10**9) | HUGE,
     "presence_penalty": st.floats(-3, 3), "frequency_penalty": st.floats(-3, 3),
     "stop": st.lists(ANY_TEXT, max_size=3), "num_ctx": st.sampled_from([None, 4096]),
     "num_batch": st.sampled_from([None, 512]), "num_thread": st.sampled_from([None, 0, 2]),
     "num_keep": st.integers(-5, 5), "num_gpu": st.integers(-1, 99), "use_mmap": st.booleans(),
     "mirostat": JSON, "tfs_z": JSON, "unknown_option": JSON})
 OPTIONS = TYPED_OPTIONS | st.dictionaries(st.sampled_from(["temperature", "top_k", "seed", "stop", "num_ctx", "x"]), JSON) | JSON
-KEEP_ALIVE = st.sampled_from([None, "5m", "1h", -1, 600, "10s", "-1m", 1.5])
+KEEP_ALIVE = st.sampled_from([None, "5m", "1h", -1, 600, "10s", "-1m", 1.5, 10**400, 1e300, "9999999999999h"])
 BAD_KEEP_ALIVE = st.sampled_from(["bogus", "300", "", "5x", True, [], {}, "1h-5m"])
 IMAGES = st.lists(st.sampled_from(["", "AAAA", "data:image/png;base64,AAAA", "@@@", "QUJD"]) | JSON, max_size=2) | JSON
 MESSAGE = st.fixed_dictionaries({"role": st.sampled_from(["user", "system", "assistant", "tool"]), "content": ANY_TEXT})

@@ -122,20 +122,23 @@ class Engine:
         key = self._load_key(options)
         if self._llm is not None and self._key == key:
             return self._llm
-        self._unload()
+        with self._cond:
+            self._unload()
         import llama_cpp  # deferred: importing this package must not need llama.cpp
 
         model = self._model()
         started = time.perf_counter()
-        self._llm = llama_cpp.Llama(
+        llm = llama_cpp.Llama(
             model_path=str(model.path), n_ctx=key.num_ctx, n_batch=key.num_batch, n_ubatch=key.num_batch,
             n_threads=key.num_thread, n_threads_batch=key.num_thread, n_gpu_layers=0, verbose=False)
-        self._key = key
+        with self._cond:
+            self._llm, self._key = llm, key
         log.info("loaded %s (num_ctx=%d, num_batch=%d, threads=%d) in %.2fs", model.path.name,
                  key.num_ctx, key.num_batch, key.num_thread, time.perf_counter() - started)
-        return self._llm
+        return llm
 
     def _unload(self) -> None:
+        """Free the model; call with self._cond held."""
         if self._llm is not None:
             self._llm.close()
             self._llm = None
@@ -159,12 +162,12 @@ class Engine:
     def _reaper(self) -> None:
         with self._cond:
             while True:
-                if self._llm is None or math.isinf(self._expires_at):
-                    self._cond.wait()
+                if self._llm is None or self._busy or math.isinf(self._expires_at):
+                    self._cond.wait()  # slot release and _keep notify
                     continue
                 remaining = self._expires_at - time.monotonic()
-                if remaining > 0 or self._busy:
-                    self._cond.wait(timeout=max(remaining, 0.05))
+                if remaining > 0:
+                    self._cond.wait(timeout=remaining)
                     continue
                 log.info("keep_alive expired")
                 self._unload()

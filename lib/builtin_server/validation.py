@@ -140,6 +140,7 @@ def images(value: Any, go_type: str, name: str = "images") -> list[str]:
 # --- keep_alive ------------------------------------------------------------------------------------
 
 DEFAULT_KEEP_ALIVE = 300.0  # seconds, Ollama's 5m
+MAX_DURATION = (2**63 - 1) / 1e9
 _GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _GO_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 
@@ -164,14 +165,23 @@ def parse_go_duration(text: str) -> float:
     return sign * total
 
 
+def _float(value: int | float) -> float:
+    """A JSON number as a float; integers too large for a float (10**400) become inf."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def keep_alive(value: Any) -> float:
     """Seconds to keep the model loaded after this request: 0 unloads now, math.inf is forever."""
     if value is None:
         return DEFAULT_KEEP_ALIVE
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise bad_request(f"Unsupported type: '{json_kind(value)}' for keep_alive")
-    seconds = parse_go_duration(value) if isinstance(value, str) else float(value)
-    return math.inf if seconds < 0 else seconds
+    seconds = parse_go_duration(value) if isinstance(value, str) else _float(value)
+    # Beyond Go's largest time.Duration (about 292 years) is "forever" too.
+    return math.inf if seconds < 0 or seconds > MAX_DURATION else seconds
 
 
 # --- options ---------------------------------------------------------------------------------------
@@ -230,7 +240,7 @@ def options(value: Any) -> Options:
                 raise bad_request(f'option "{key}" must be of type integer')
             v = int(v)  # Go converts the JSON float64 with int64(v): 1.9 -> 1
         elif key in _FLOAT_OPTIONS:
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(_float(v)):
                 raise bad_request(f'option "{key}" must be of type float32')
             v = float(v)
         elif key in _BOOL_OPTIONS:
