@@ -1,8 +1,9 @@
 """Spanish and English for every user-visible string.
 
-Catalogs are flat JSON files, `assets/i18n/<lang>.json`, key -> text with `{name}` placeholders.
-Both must hold the same keys (a test checks); a missing key shows as the key itself rather than
-crashing a page, so a slip is visible but harmless.
+Catalogs are flat JSON files, key -> text with `{name}` placeholders, one file per part of the
+dashboard: `assets/i18n/<lang>/<part>.json` (common, server, models, ...), merged per language.
+Both languages must hold the same keys and no key may appear in two files (tests check); a missing
+key shows as the key itself rather than crashing a page, so a slip is visible but harmless.
 """
 from __future__ import annotations
 
@@ -15,9 +16,16 @@ DEFAULT_LANGUAGE = "es"  # the course is in Spanish
 CATALOG_DIR = pathlib.Path(__file__).resolve().parent.parent / "assets" / "i18n"
 
 
+def catalog_files(lang: str) -> list[pathlib.Path]:
+    return sorted((CATALOG_DIR / lang).glob("*.json"))
+
+
 @functools.cache
 def catalog(lang: str) -> dict[str, str]:
-    return json.loads((CATALOG_DIR / f"{lang}.json").read_text(encoding="utf-8"))
+    merged: dict[str, str] = {}
+    for path in catalog_files(lang):
+        merged.update(json.loads(path.read_text(encoding="utf-8")))
+    return merged
 
 
 def translate(lang: str, key: str, **values) -> str:

@@ -18,6 +18,17 @@ def placeholders(text: str) -> set[str]:
 def test_same_keys_in_both_languages():
     es, en = i18n.catalog("es"), i18n.catalog("en")
     assert sorted(set(es) ^ set(en)) == []
+    assert [p.name for p in i18n.catalog_files("es")] == [p.name for p in i18n.catalog_files("en")]
+
+
+def test_no_key_in_two_files():
+    import json
+    for lang in i18n.LANGUAGES:
+        seen = {}
+        for path in i18n.catalog_files(lang):
+            for key in json.loads(path.read_text(encoding="utf-8")):
+                assert key not in seen, f"{key} in {seen.get(key)} and {path.name}"
+                seen[key] = path.name
 
 
 def test_same_placeholders_and_no_empty_text():
