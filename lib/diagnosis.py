@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from lib.client import (CannotConnect, MalformedResponse, ModelNotFound, NotOllama, OllamaError,
                         OutOfMemory, RequestTimeout, ServerError, StreamError)
 from lib.hosts import HostError
+from lib.models import ReadOnlyMode
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class Diagnosis:
 def diagnose(error: Exception, url: str = "") -> Diagnosis:
     detail = getattr(error, "message", None) or str(error)
     values = {"url": url}
+    if isinstance(error, ReadOnlyMode):
+        return Diagnosis("read_only", detail, (), values)
     if isinstance(error, HostError):
         return Diagnosis(error.key.replace("host.error.", "host_"), detail, (), {"host": error.host})
     if isinstance(error, CannotConnect):

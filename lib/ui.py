@@ -72,6 +72,23 @@ def server_status(max_age: float = STATUS_MAX_AGE_S) -> ServerStatus:
     return checked[1]
 
 
+@st.cache_data(ttl=10, show_spinner=False)
+def _tags(url: str) -> tuple[dict, Exchange]:
+    """`/api/tags`, shared by every session for a few seconds: a class of 30 students is 30 tabs."""
+    lister = OllamaClient(url)
+    return lister.tags(), lister.last
+
+
+def installed_tags() -> tuple[dict, Exchange]:
+    """The server's installed models and the call that listed them (for "Show the HTTP")."""
+    return _tags(client().base_url)
+
+
+def forget_server_lists() -> None:
+    """After a pull, delete or copy: the next listing asks the server again."""
+    _tags.clear()
+
+
 def _apply_server() -> None:
     typed = st.session_state.get("app.server_input", "")
     try:

@@ -4,6 +4,8 @@ import pathlib
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lib import ui
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
@@ -11,6 +13,7 @@ def open_app(monkeypatch, url: str, lang: str = "en", page: str | None = None, e
     monkeypatch.setenv("OLLAMA_HOST", url)
     for name, value in (env or {}).items():
         monkeypatch.setenv(name, value)
+    ui.forget_server_lists()  # Streamlit's cache outlives an AppTest: start each test from the server
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
     app.query_params["lang"] = lang
     app.run()

@@ -78,6 +78,7 @@ class FakeOllama:
     scripts: dict = field(default_factory=dict)
     requests: list = field(default_factory=list)
     allowed_origins: tuple = ("*",)  # like OLLAMA_ORIGINS: other browser origins get a 403
+    stream_endings: list = field(default_factory=list)  # "complete" or "client closed", per stream
 
     def reply(self, method: str, path: str, status: int = 200, body: object = None,
               content_type: str = "application/json", delay: float = 0.0) -> None:
@@ -99,6 +100,7 @@ class FakeOllama:
         self.scripts.clear()
         self.requests.clear()
         self.allowed_origins = ("*",)
+        self.stream_endings.clear()
 
     def bodies(self, path: str) -> list:
         return [body for _, p, body in self.requests if p == path]
@@ -129,6 +131,8 @@ class FakeOllama:
             return self._recorded(name, body)
         if path == "/api/chat":
             return self._recorded("chat-stream", body)
+        if path == "/api/pull":
+            return Script(lines=fixture_lines("pull-gemma-2b"), content_type="application/x-ndjson")
         if path == "/api/copy":
             if body.get("source") not in known:
                 return Script(404, {"error": f"model '{body.get('source')}' not found"})
@@ -218,8 +222,9 @@ def _handler(fake: FakeOllama):
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                     self.wfile.flush()
                 self.wfile.write(b"0\r\n\r\n")
+                fake.stream_endings.append("complete")
             except (BrokenPipeError, ConnectionResetError):
-                pass  # the client stopped reading: what a cancelled generation looks like
+                fake.stream_endings.append("client closed")  # a cancelled generation or pull
 
         do_GET = do_POST = do_DELETE = do_HEAD = _serve
 

@@ -1,0 +1,74 @@
+"""The course's model catalog (assets/catalog.json) and what fits this machine.
+
+Descriptions are translated (`catalog.<id>` keys); the data itself is language-neutral.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import pathlib
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+CATALOG_PATH = pathlib.Path(__file__).resolve().parent.parent / "assets" / "catalog.json"
+PURPOSES = ("chat", "code", "vision")
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
+
+
+@dataclass(frozen=True)
+class CatalogModel:
+    id: str
+    tag: str  # what `ollama pull` takes
+    name: str
+    parameters: str
+    size_gb: float  # download size
+    memory_gb: float  # RAM to run it comfortably
+    purposes: tuple[str, ...]
+    course: bool  # named in the course (the others are current small models for laptops)
+
+    @property
+    def run_command(self) -> str:
+        return f"ollama run {self.tag}"
+
+    @property
+    def pull_command(self) -> str:
+        return f"ollama pull {self.tag}"
+
+
+@functools.cache
+def load_catalog() -> tuple[CatalogModel, ...]:
+    data = json.loads(CATALOG_PATH.read_text(encoding="utf-8"))
+    return tuple(CatalogModel(**{**m, "purposes": tuple(m["purposes"])}) for m in data["models"])
+
+
+def select(models, purpose: str | None = None, fits_in_gb: float | None = None,
+           course_only: bool = False) -> list[CatalogModel]:
+    return [m for m in models
+            if (purpose is None or purpose in m.purposes)
+            and (fits_in_gb is None or m.memory_gb <= fits_in_gb)
+            and (not course_only or m.course)]
+
+
+def same_model(a: str, b: str) -> bool:
+    """`llava` and `llava:latest` are the same model; names compare without case, as Ollama does."""
+    def full(name: str) -> str:
+        name = name.strip().lower()
+        return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+    return full(a) == full(b)
+
+
+def installed(tag: str, names) -> bool:
+    return any(same_model(tag, name) for name in names)
+
+
+def is_local(url: str) -> bool:
+    return (urlsplit(url).hostname or "") in LOCAL_HOSTS or (urlsplit(url).hostname or "").startswith("127.")
+
+
+def machine_memory_gb() -> float | None:
+    """Total RAM of the machine running the dashboard (None where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+    except (ValueError, OSError, AttributeError):
+        return None

@@ -1,0 +1,132 @@
+"""lib/catalog.py, lib/models.py and lib/pull.py: pure functions over the server's JSON."""
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from lib import catalog, models
+from lib.pull import PullProgress
+from tests.plugins.fake_ollama import TAGS, fixture_lines, show_body
+
+NOW = datetime(2024, 4, 30, 15, 6, 53, 600000, tzinfo=timezone.utc)
+
+
+def test_catalog_names_every_model_of_the_course():
+    tags = {m.tag for m in catalog.load_catalog()}
+    course = {"llama2:7b", "llama2:13b", "llama2:70b", "mistral:7b", "dolphin-phi", "phi", "neural-chat",
+              "starling-lm", "codellama", "llama2-uncensored", "orca-mini", "vicuna", "llava", "gemma:2b",
+              "gemma:7b", "solar", "llama3:8b", "llama3:70b", "llama3:text", "llama3:70b-text", "phi3"}
+    assert course <= tags
+    assert {m.tag for m in catalog.load_catalog() if m.course} == course
+    small_vision = catalog.select(catalog.load_catalog(), "vision", fits_in_gb=4)
+    assert {m.tag for m in small_vision} == {"moondream", "llava-phi3"}
+
+
+def test_catalog_row_facts():
+    llava = next(m for m in catalog.load_catalog() if m.tag == "llava")
+    assert (llava.parameters, llava.size_gb, llava.purposes) == ("7B", 4.5, ("vision", "chat"))
+    assert llava.run_command == "ollama run llava" and llava.pull_command == "ollama pull llava"
+    assert all(m.memory_gb >= m.size_gb for m in catalog.load_catalog())
+
+
+def test_filters():
+    every = catalog.load_catalog()
+    assert all("code" in m.purposes for m in catalog.select(every, "code"))
+    assert all(m.memory_gb <= 8 for m in catalog.select(every, fits_in_gb=8))
+    assert not any(m.tag == "llama2:70b" for m in catalog.select(every, fits_in_gb=16))
+    assert all(m.course for m in catalog.select(every, course_only=True))
+
+
+@pytest.mark.parametrize("a, b, same", [("llava", "llava:latest", True), ("Gemma:2B", "gemma:2b", True),
+                                        ("gemma:2b", "gemma:7b", False), ("llama3", "llama3:8b", False)])
+def test_same_model(a, b, same):
+    assert catalog.same_model(a, b) is same
+
+
+def test_installed_and_local():
+    assert catalog.installed("llava", ["gemma:2b", "llava:latest"])
+    assert not catalog.installed("llava-phi3", ["llava:latest"])
+    assert catalog.is_local("http://127.0.0.1:11434") and catalog.is_local("http://localhost:1")
+    assert not catalog.is_local("http://aula.example:11434")
+    assert catalog.machine_memory_gb() > 0.5
+
+
+@pytest.mark.parametrize("name", ["llama2", "llama2:7b", "gemma3:270m-base", "hf.co/bartowski/Llama-3.2-1B-GGUF:Q4_K_M",
+                                  "registry.ollama.ai/library/llava:latest", "localhost:5000/ns/m:v1", "qwen2.5-coder:1.5b"])
+def test_valid_names(name):
+    assert models.check_name(f"  {name} ") == name
+
+
+@pytest.mark.parametrize("name, key", [("", "models.name.empty"), ("   ", "models.name.empty"),
+                                       ("llama 2", "models.name.spaces"), ("llama2::7b", "models.name.invalid"),
+                                       ("llama2:", "models.name.invalid"), (":7b", "models.name.invalid"),
+                                       ("rm -rf /", "models.name.spaces"), ("llama2;ls", "models.name.invalid"),
+                                       ("../etc/passwd", "models.name.invalid")])
+def test_refused_names(name, key):
+    with pytest.raises(models.NameRefused) as caught:
+        models.check_name(name)
+    assert caught.value.key == key
+
+
+def test_read_only_mode():
+    assert models.read_only({"COMPANION_READ_ONLY": "1"}) and models.read_only({"COMPANION_READ_ONLY": "true"})
+    assert not models.read_only({}) and not models.read_only({"COMPANION_READ_ONLY": "0"})
+    with pytest.raises(models.ReadOnlyMode):
+        models.ensure_writable({"COMPANION_READ_ONLY": "yes"})
+
+
+def test_installed_rows_like_ollama_list():
+    first, second = models.installed_models(TAGS, NOW)
+    assert (first.name, first.id, first.size_gb, first.modified_ago) == ("gemma:2b", "b50d6c999e59", 1.7, (41, "seconds"))
+    assert (first.family, first.parameter_size, first.quantization) == ("gemma", "3B", "Q4_0")
+    assert second.name == "llava:latest" and second.size_gb == 4.7
+    assert models.installed_models({"models": []}) == []
+
+
+def test_details_from_show():
+    details = models.model_details(show_body("llava"))
+    assert details.capabilities == ("completion", "vision") and details.context_length == 8192
+    assert details.template.startswith("<start_of_turn>") and details.license == "Gemma Terms of Use"
+
+
+def test_details_from_an_old_server_without_capabilities():
+    old = show_body("gemma:2b")
+    del old["capabilities"]
+    old["model_info"] = {"general.architecture": "gemma", "llama.context_length": 2048}
+    details = models.model_details(old)
+    assert details.capabilities is None and details.context_length == 2048
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_pull_progress_follows_the_layers():
+    clock = Clock()
+    progress = PullProgress(clock=clock)
+    lines = [json.loads(line) for line in fixture_lines("pull-gemma-2b")]
+    for chunk in lines[:6]:  # manifest, the big layer announced, then 4 of 8 steps
+        clock.now += 1
+        progress.update(chunk)
+    big = progress.layers[lines[1]["digest"]]
+    assert big.short == "c1864a5eb193" and big.fraction == 0.5
+    assert progress.fraction == pytest.approx(0.5)
+    assert progress.speed == pytest.approx(1678447520 / 8)  # a step a second
+    assert progress.seconds_left == pytest.approx(4, abs=0.01)
+    for chunk in lines[6:]:
+        progress.update(chunk)
+    assert len(progress.layers) == 5 and progress.done and progress.fraction == 1.0
+    assert progress.total == 1678447520 + 8433 + 136 + 84 + 483
+    assert progress.statuses[-4:] == ["verifying sha256 digest", "writing manifest",
+                                      "removing any unused layers", "success"]
+    assert progress.seconds_left is None
+
+
+def test_pull_progress_without_completed_field_and_no_division_by_zero():
+    progress = PullProgress(clock=Clock())
+    progress.update({"status": "pulling abc", "digest": "sha256:abc", "total": 0})
+    assert progress.fraction == 0.0 and progress.speed is None and progress.seconds_left is None

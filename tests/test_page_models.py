@@ -1,0 +1,169 @@
+"""AppTest: the Model library against the built-in server (list, details, its pull) and the fake
+(pull progress with several layers, pull errors, delete, copy, read-only mode, bad names)."""
+import pytest
+
+from tests.test_page_server import open_app, texts
+
+
+def open_models(monkeypatch, url, lang="en", env=None):
+    return open_app(monkeypatch, url, lang, page="pages/models.py", env=env)
+
+
+def table(app, index=0) -> list[dict]:
+    return app.dataframe[index].value.to_dict("records")
+
+
+@pytest.mark.builtin
+def test_lists_and_details_of_the_builtin_model(monkeypatch, builtin_server):
+    app = open_models(monkeypatch, builtin_server.url)
+    installed = table(app)
+    assert [row["Name"] for row in installed] == [builtin_server.model]
+    assert installed[0]["Size"] > 0.1 and len(installed[0]["ID"]) == 12
+    assert installed[0]["Parameters"] and installed[0]["Quantization"]
+    assert ":blue-badge[text]" in texts(app) and "vision" not in texts(app).split("Installed models")[0]
+    context = {m.label: m.value for m in app.metric}["Maximum context (tokens)"]
+    assert int(context.replace(",", "")) >= 2048
+    assert not app.error
+
+
+@pytest.mark.builtin
+def test_pulling_the_bundled_model_ends_in_success(monkeypatch, builtin_server):
+    app = open_models(monkeypatch, builtin_server.url, "es")
+    app.text_input(key="models.pull_name").set_value(builtin_server.model)
+    app.button(key="models.pull").click().run()
+    assert f"«{builtin_server.model}» está instalado y listo." in [s.value for s in app.success]
+    assert not app.error
+
+
+def test_pull_progress_shows_every_layer(monkeypatch, fake_ollama):
+    app = open_models(monkeypatch, fake_ollama.url)
+    app.text_input(key="models.pull_name").set_value("gemma:2b")
+    app.button(key="models.pull").click().run()
+    bars = [bar.proto.text for bar in app.get("progress")]
+    assert bars[:5] == ["pulling c1864a5eb193… 100% · 1.7 GB", "pulling 097a36493f71… 100% · 8.4 KB",
+                        "pulling 109037bec39c… 100% · 136 B", "pulling 22a838ceb7fb… 100% · 84 B",
+                        "pulling 887433b89a90… 100% · 483 B"]
+    assert bars[5].startswith("Overall 100% · 1.7 GB of 1.7 GB")
+    assert "pulling manifest → verifying sha256 digest → writing manifest → removing any unused layers → success" \
+        in [c.value for c in app.caption]
+    assert '"gemma:2b" is installed and ready.' in [s.value for s in app.success]
+    assert fake_ollama.bodies("/api/pull") == [{"model": "gemma:2b", "insecure": False, "stream": True}]
+
+
+def test_one_click_pull_from_the_catalog(monkeypatch, fake_ollama):
+    app = open_models(monkeypatch, fake_ollama.url)
+    app.selectbox(key="models.catalog_pick").set_value("moondream")
+    app.button(key="models.catalog_pull").click().run()
+    assert fake_ollama.bodies("/api/pull")[0]["model"] == "moondream"
+    assert '"moondream" is installed and ready.' in [s.value for s in app.success]
+
+
+def test_unknown_model_pull_error_line(monkeypatch, fake_ollama):
+    fake_ollama.stream("POST", "/api/pull", ['{"status":"pulling manifest"}',
+                                             '{"error":"pull model manifest: file does not exist"}'])
+    app = open_models(monkeypatch, fake_ollama.url, "es")
+    app.text_input(key="models.pull_name").set_value("llama9")
+    app.button(key="models.pull").click().run()
+    assert any("El servidor falló a mitad de la respuesta" in e.value for e in app.error)
+    assert "pull model manifest: file does not exist" in [t.value for t in app.text]
+    assert not app.success
+
+
+def test_server_down_during_pull(monkeypatch, fake_ollama):
+    fake_ollama.stream("POST", "/api/pull", ['{"status":"pulling manifest"}'] * 3 + ["x"] * 3, close_after=3)
+    app = open_models(monkeypatch, fake_ollama.url)
+    app.text_input(key="models.pull_name").set_value("gemma:2b")
+    app.button(key="models.pull").click().run()
+    assert app.error and not app.success
+    app.run()  # the page keeps working
+    assert table(app)[0]["Name"] == "gemma:2b"
+
+
+@pytest.mark.parametrize("name, message", [("llama2::7b", "is not a valid model name"),
+                                           ("llama 2", "has spaces"), ("", "Type a model name")])
+def test_bad_names_are_refused_before_sending(monkeypatch, fake_ollama, name, message):
+    app = open_models(monkeypatch, fake_ollama.url)
+    app.text_input(key="models.pull_name").set_value(name)
+    app.button(key="models.pull").click().run()
+    assert any(message in e.value for e in app.error)
+    assert fake_ollama.bodies("/api/pull") == []
+
+
+def test_delete_asks_first_then_deletes(monkeypatch, fake_ollama):
+    app = open_models(monkeypatch, fake_ollama.url)
+    app.button(key="models.delete").click().run()
+    assert fake_ollama.bodies("/api/delete") == []
+    assert any('Delete "gemma:2b" from the server?' in w.value for w in app.warning)
+    app.button(key="models.delete.yes").click().run()
+    assert fake_ollama.bodies("/api/delete") == [{"model": "gemma:2b"}]
+    assert '"gemma:2b" was deleted from the server.' in [s.value for s in app.success]
+
+
+def test_delete_cancelled(monkeypatch, fake_ollama):
+    app = open_models(monkeypatch, fake_ollama.url)
+    app.button(key="models.delete").click().run()
+    app.button(key="models.delete.no").click().run()
+    assert fake_ollama.bodies("/api/delete") == [] and not app.warning
+
+
+def test_model_deleted_by_someone_else(monkeypatch, fake_ollama):
+    fake_ollama.reply("DELETE", "/api/delete", 404, {"error": "model 'gemma:2b' not found"})
+    app = open_models(monkeypatch, fake_ollama.url)
+    app.button(key="models.delete").click().run()
+    app.button(key="models.delete.yes").click().run()
+    assert any('The model "gemma:2b" is not installed' in e.value for e in app.error)
+    fake_ollama.reply("POST", "/api/show", 404, {"error": "model 'gemma:2b' not found"})
+    app.run()
+    assert any("is not installed" in e.value for e in app.error)
+
+
+def test_copy(monkeypatch, fake_ollama):
+    app = open_models(monkeypatch, fake_ollama.url)
+    app.text_input(key="models.copy_to").set_value("gemma-clase:2b")
+    app.button(key="models.copy").click().run()
+    assert fake_ollama.bodies("/api/copy") == [{"source": "gemma:2b", "destination": "gemma-clase:2b"}]
+    assert '"gemma:2b" copied as "gemma-clase:2b".' in [s.value for s in app.success]
+    app.text_input(key="models.copy_to").set_value("bad name")
+    app.button(key="models.copy").click().run()
+    assert any("has spaces" in e.value for e in app.error) and len(fake_ollama.bodies("/api/copy")) == 1
+
+
+def test_read_only_mode_hides_and_refuses(monkeypatch, fake_ollama):
+    app = open_models(monkeypatch, fake_ollama.url, env={"COMPANION_READ_ONLY": "1"})
+    assert any("read-only" in i.value for i in app.info)
+    keys = {b.key for b in app.button}
+    assert not keys & {"models.pull", "models.delete", "models.copy", "models.catalog_pull"}
+    assert table(app)[0]["Name"] == "gemma:2b"  # reading still works
+
+
+def test_old_server_without_capabilities(monkeypatch, fake_ollama):
+    from tests.plugins.fake_ollama import show_body
+    old = show_body("gemma:2b")
+    del old["capabilities"]
+    fake_ollama.reply("POST", "/api/show", body=old)
+    app = open_models(monkeypatch, fake_ollama.url)
+    assert any("does not report the model's capabilities" in c.value for c in app.caption)
+    assert not app.error
+
+
+def test_catalog_filters_and_installed_marks(monkeypatch, fake_ollama):
+    app = open_models(monkeypatch, fake_ollama.url, "es")
+    catalog = {row["Para descargar"]: row for row in table(app, 1)}
+    assert catalog["llava"]["Instalado"] is True and catalog["gemma:2b"]["Instalado"] is True
+    assert catalog["mistral:7b"]["Instalado"] is False
+    assert catalog["llava"]["Comando"] == "ollama run llava"
+    app.selectbox(key="models.purpose").set_value("vision").run()
+    app.number_input(key="models.fits_in").set_value(4).run()
+    assert sorted(row["Para descargar"] for row in table(app, 1)) == ["llava-phi3", "moondream"]
+
+
+def test_server_down(monkeypatch, closed_port):
+    app = open_models(monkeypatch, closed_port, "es")
+    assert any("Conexión rechazada" in e.value for e in app.error)
+    assert app.header[-1].value == "Catálogo del curso"  # the catalog still helps
+
+
+def test_server_erroring(monkeypatch, fake_ollama):
+    fake_ollama.reply("GET", "/api/tags", 500, {"error": "database is locked"})
+    app = open_models(monkeypatch, fake_ollama.url)
+    assert any("HTTP error 500" in e.value for e in app.error)
