@@ -301,13 +301,11 @@ class ModelScan:
     text_only: list[str]  # installed models that cannot
 
 
-def vision_models(client: OllamaClient) -> ModelScan:
-    """Installed models split by whether they see images (one /api/show per model).
-
-    Connection failures propagate (the page explains them); a model whose /api/show fails
-    (deleted meanwhile, an old server) is judged by its name.
+def vision_models(client: OllamaClient, tags: dict) -> ModelScan:
+    """The installed models (`tags`, from /api/tags) split by whether they see images, with one
+    /api/show per model. Connection failures propagate (the page explains them); a model whose
+    /api/show fails (deleted meanwhile, an old server) is judged by its name.
     """
-    tags = client.tags()
     vision, text_only = [], []
     for entry in tags.get("models") or []:
         name = entry.get("name") or entry.get("model")

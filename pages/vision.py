@@ -1,6 +1,5 @@
 """4. Describe an image (course section 6.7): Pillow, base64 both ways, multimodal models."""
 import pathlib
-import time
 
 import streamlit as st
 
@@ -15,7 +14,6 @@ ui.page_title("vision")
 
 SAMPLE = pathlib.Path(__file__).resolve().parent.parent / "assets" / "sample-imagen1.png"
 SOURCES = ("sample", "upload", "camera", "base64")
-SCAN_MAX_AGE_S = 60.0  # /api/show once per model per minute, not on every click
 
 
 def kept(key: str, default):
@@ -103,12 +101,15 @@ def show_prepared(p: images.Prepared) -> None:
 
 
 def scan_models(refresh: bool = False) -> images.ModelScan:
-    url = ui.client().base_url
+    """Which installed models see images: /api/show again only when the installed list changes."""
+    if refresh:
+        ui.forget_server_lists()
+    tags, _ = ui.installed_tags()
+    installed = (ui.client().base_url, tuple((m.get("name"), m.get("digest")) for m in tags.get("models") or []))
     cached = st.session_state.get("vision.scan")
-    if refresh or cached is None or cached[0] != url or time.monotonic() - cached[1] > SCAN_MAX_AGE_S:
-        cached = (url, time.monotonic(), images.vision_models(ui.client()))
-        st.session_state["vision.scan"] = cached
-    return cached[2]
+    if refresh or cached is None or cached[0] != installed:
+        cached = st.session_state["vision.scan"] = (installed, images.vision_models(ui.client(), tags))
+    return cached[1]
 
 
 def no_vision_model(scan: images.ModelScan) -> None:

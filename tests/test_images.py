@@ -300,7 +300,8 @@ def test_capabilities_win_over_the_name():
 
 def test_vision_models_from_the_fake(fake_ollama):
     from lib.client import OllamaClient
-    scan = images.vision_models(OllamaClient(fake_ollama.url))
+    client = OllamaClient(fake_ollama.url)
+    scan = images.vision_models(client, client.tags())
     assert (scan.vision, scan.text_only) == (["llava:latest"], ["gemma:2b"])
     assert [b["model"] for b in fake_ollama.bodies("/api/show")] == ["gemma:2b", "llava:latest"]
 
@@ -308,7 +309,8 @@ def test_vision_models_from_the_fake(fake_ollama):
 def test_vision_models_on_a_server_without_capabilities(fake_ollama):
     from lib.client import OllamaClient
     fake_ollama.reply("POST", "/api/show", 404, {"error": "model not found"})
-    scan = images.vision_models(OllamaClient(fake_ollama.url))
+    client = OllamaClient(fake_ollama.url)
+    scan = images.vision_models(client, client.tags())
     assert (scan.vision, scan.text_only) == (["llava:latest"], ["gemma:2b"])
 
 
