@@ -1,0 +1,35 @@
+"""Real Chromium: upload a photo on the Image description page, see what is sent, get llava's answer."""
+import base64
+import io
+
+import pytest
+from PIL import Image
+
+from tests.e2e.conftest import assert_no_exception, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+
+def test_upload_prepare_and_describe(dashboard, page, fake_ollama, tmp_path):
+    photo = tmp_path / "foto.jpg"
+    Image.linear_gradient("L").resize((3000, 2000)).convert("RGB").save(photo, "JPEG", quality=90)
+    board = dashboard(fake_ollama.url)
+    page.goto(f"{board.url}/vision?lang=en")
+    wait_for_app(page)
+    assert page.locator("h1").first.inner_text() == "Image description"
+    page.get_by_text("What Pillow changed").wait_for()  # the course sample is there from the start
+
+    page.locator('[data-testid="stButtonGroup"] button', has_text="Upload").click()
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(photo))
+    page.get_by_text("Downscaled from 3000×2000 to 1024×683 (longest side 1024 px).").wait_for()
+    sent = page.locator('[data-testid="stMetric"]', has_text="Sent")
+    assert sent.inner_text().split()[-1] == "KB"
+    assert "×1.33 of the bytes" in page.locator('[data-testid="stMetric"]', has_text="Base64").inner_text()
+
+    page.get_by_role("button", name="Describe the image").click()
+    page.get_by_role("paragraph").filter(has_text="The image shows a playful, black and white line drawing").wait_for()
+    page.get_by_text("Show the HTTP: POST /api/generate → 200").wait_for()
+    assert_no_exception(page)
+    body = fake_ollama.bodies("/api/generate")[-1]
+    image = Image.open(io.BytesIO(base64.b64decode(body["images"][0])))
+    assert (body["model"], image.format, image.size) == ("llava:latest", "JPEG", (1024, 683))
