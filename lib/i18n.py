@@ -29,8 +29,8 @@ def catalog(lang: str) -> dict[str, str]:
 
 
 def translate(lang: str, key: str, **values) -> str:
-    text = catalog(lang if lang in LANGUAGES else DEFAULT_LANGUAGE).get(key, key)
-    return text.format(**values) if values else text
+    text = catalog(lang if lang in LANGUAGES else DEFAULT_LANGUAGE).get(key)
+    return key if text is None else text.format(**values)  # literal braces are doubled: {{ }}
 
 
 def pick_language(query_value: str | None, browser_locale: str | None) -> str:

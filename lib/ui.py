@@ -10,6 +10,7 @@ import time
 import streamlit as st
 
 from lib import http_view, i18n
+from lib import options as options_reference
 from lib.client import Exchange, OllamaClient, OllamaError, ServerStatus
 from lib.diagnosis import diagnose
 from lib.hosts import AllowList, HostError, check_host, default_url
@@ -117,6 +118,7 @@ def status_badge(status: ServerStatus) -> None:
 
 def sidebar() -> None:
     """Server in use (changeable for the session), its live badge, and the language switch."""
+    keep_settings()
     current = lang()
     st.query_params["lang"] = current  # kept in the URL so a shared link opens in this language
     with st.sidebar:
@@ -205,6 +207,45 @@ def age(parts: tuple[int, str] | None, future: bool = False) -> str:
     amount, unit = parts
     unit_text = t(f"unit.{unit}_one" if amount == 1 else f"unit.{unit}")
     return t("age.future" if future else "age.past", amount=amount, unit=unit_text)
+
+
+COMMON_OPTIONS = (  # (option, min, max, step): the controls every page with options shows
+    ("temperature", 0.0, 2.0, 0.1), ("seed", -1, 2**31 - 1, 1), ("top_k", 1, 1000, 1),
+    ("top_p", 0.0, 1.0, 0.05), ("num_predict", -2, 100_000, 16), ("num_ctx", 256, 131_072, 256),
+    ("repeat_penalty", 0.0, 3.0, 0.05),
+)
+
+
+def option_inputs(prefix: str) -> tuple[dict, list]:
+    """The common options as inputs (empty = the server's default), `stop` one per line, and an
+    advanced JSON box for any other option. Returns (options to send, problems found)."""
+    chosen = {}
+    columns = st.columns(4)
+    for number, (name, low, high, step) in enumerate(COMMON_OPTIONS):
+        option = options_reference.BY_NAME[name]
+        value = columns[number % 4].number_input(
+            name, min_value=low, max_value=high, step=step, value=None,
+            key=f"{prefix}.setting.{name}", help=t(option.meaning_key),
+            placeholder=t("options.default", value=option.default if option.default is not None else "—"))
+        if value is not None:
+            chosen[name] = int(value) if option.type == options_reference.INT else float(value)
+    stop = columns[3].text_area("stop", key=f"{prefix}.setting.stop", height=68,
+                                help=t("option.stop"), placeholder=t("options.stop_placeholder"))
+    if stop_list := options_reference.parse_stop(stop or ""):
+        chosen["stop"] = stop_list
+    advanced = st.text_area(t("options.advanced"), key=f"{prefix}.setting.advanced", height=68,
+                            placeholder='{"min_p": 0.05, "repeat_last_n": 128}', help=t("options.advanced_help"))
+    extra, problems = options_reference.parse_advanced(advanced or "")
+    for problem in problems:
+        st.warning(t(problem.key, **problem.values), icon=":material/warning:")
+    return {**chosen, **extra}, problems
+
+
+def keep_settings() -> None:
+    """Widgets' values vanish when their page is not shown; keys with `.setting.` survive (a
+    Streamlit idiom: assigning a key to itself turns it into state the page switch keeps)."""
+    for key in [k for k in st.session_state if isinstance(k, str) and ".setting." in k]:
+        st.session_state[key] = st.session_state[key]
 
 
 def page_title(key: str) -> None:

@@ -1,0 +1,195 @@
+"""AppTest: conversations in the chat playground against the built-in server (real generations)
+and the fake (errors mid-stream, slow streams, a missing model)."""
+import json
+
+import pytest
+
+from tests.plugins.fake_ollama import fixture_lines
+from tests.test_page_server import open_app
+
+
+def open_chat(monkeypatch, url, lang="en"):
+    return open_app(monkeypatch, url, lang, page="pages/chat.py")
+
+
+def messages(app) -> list[tuple[str, str]]:
+    return [(m.name, m.markdown[0].value if m.markdown else "") for m in app.chat_message]
+
+
+def session_turns(app):
+    return app.session_state["chat.turns"]
+
+
+def say(app, text):
+    app.chat_input[0].set_value(text).run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def short_answers(app, tokens=8):
+    app.number_input(key="chat.setting.num_predict").set_value(tokens)
+    app.number_input(key="chat.setting.seed").set_value(42)
+
+
+@pytest.mark.builtin
+def test_multi_turn_chat_streamed_on_the_builtin_server(monkeypatch, builtin_server):
+    app = open_chat(monkeypatch, builtin_server.url)
+    short_answers(app)
+    say(app, "Hola, ¿cómo te llamas?")
+    say(app, "¿Y de dónde eres?")
+    turns = session_turns(app)
+    assert [t.role for t in turns] == ["user", "assistant", "user", "assistant"]
+    assert all(t.content and not t.error for t in turns)
+    second = turns[3].exchange.body
+    assert second["messages"][:3] == [{"role": "user", "content": "Hola, ¿cómo te llamas?"},
+                                      {"role": "assistant", "content": turns[1].content},
+                                      {"role": "user", "content": "¿Y de dónde eres?"}]
+    assert second["options"] == {"seed": 42, "num_predict": 8}
+    # the server really received the history: the second prompt is longer in tokens
+    assert turns[3].metrics["prompt_tokens"] > turns[1].metrics["prompt_tokens"]
+    assert turns[3].metrics["output_tokens"] <= 8 and turns[3].metrics["tokens_per_second"] > 0
+    shown = [c.value for c in app.caption if "tokens in" in c.value]
+    assert len(shown) == 2 and "first token" in shown[0]
+
+
+@pytest.mark.builtin
+def test_generate_mode_not_streamed_carries_context(monkeypatch, builtin_server):
+    app = open_chat(monkeypatch, builtin_server.url, "es")
+    short_answers(app)
+    app.radio(key="chat.setting.mode").set_value("generate")
+    app.toggle(key="chat.setting.stream").set_value(False)
+    say(app, "El cielo es")
+    say(app, "y el mar es")
+    first, second = session_turns(app)[1], session_turns(app)[3]
+    assert first.exchange.path == "/api/generate" and not first.exchange.streamed
+    assert first.context and second.exchange.body["context"] == first.context
+    assert second.exchange.body["prompt"] == "y el mar es"
+    assert messages(app)[1] == ("assistant", first.content.strip())  # st.markdown trims
+
+
+@pytest.mark.builtin
+def test_course_example_on_the_builtin_server(monkeypatch, builtin_server):
+    app = open_chat(monkeypatch, builtin_server.url)
+    short_answers(app)
+    app.button[0].click().run()  # "Course example"
+    sent = session_turns(app)[-1].exchange.body["messages"]
+    assert [m["content"] for m in sent] == ["2 + 2", "the answer is 4", "3 * 3", "the answer is 9", "10 / 2"]
+    assert session_turns(app)[-1].role == "assistant" and session_turns(app)[-1].content
+
+
+def test_streamed_answer_from_the_recorded_server(monkeypatch, fake_ollama):
+    app = open_chat(monkeypatch, fake_ollama.url)
+    say(app, "¿porqué el cielo es azúl?")
+    assert messages(app)[1][1].startswith("El cielo no es azúl. El cielo es un color negro y azul")
+    assert any(c.value.startswith("— tokens in · 39 out · 6.0 tokens/s") for c in app.caption)  # course recording
+    labels = [e.label for e in app.expander]
+    assert "Show the HTTP: POST /api/chat → 200" in labels
+
+
+def test_error_mid_stream_keeps_the_partial_answer(monkeypatch, fake_ollama):
+    fake_ollama.stream("POST", "/api/chat", fixture_lines("chat-stream")[:4] +
+                       ['{"error":"an error was encountered while running the model: unexpected EOF"}'])
+    app = open_chat(monkeypatch, fake_ollama.url, "es")
+    say(app, "hola")
+    turn = session_turns(app)[-1]
+    assert turn.content == "El cielo no es" and "unexpected EOF" in turn.error
+    assert messages(app)[-1] == ("assistant", "El cielo no es")
+    assert any("falló a mitad de la respuesta" in e.value for e in app.error)
+    assert any("La respuesta falló" in c.value for c in app.caption)
+    app.run()  # the error was shown once; the conversation stays
+    assert messages(app)[0] == ("user", "hola") and not app.error
+
+
+def test_model_not_found_offers_the_model_library(monkeypatch, fake_ollama):
+    fake_ollama.reply("POST", "/api/chat", 404, {"error": "model 'gemma:2b' not found"})
+    app = open_chat(monkeypatch, fake_ollama.url)
+    say(app, "hola")
+    assert any('The model "gemma:2b" is not installed' in e.value for e in app.error)
+    assert any(link.proto.page.endswith("models.py") or "models" in link.proto.page for link in app.get("page_link"))
+    assert messages(app)[0] == ("user", "hola")  # what the student typed is kept
+
+
+def test_server_down_mid_answer(monkeypatch, fake_ollama):
+    fake_ollama.stream("POST", "/api/chat", fixture_lines("chat-stream"), close_after=5)
+    app = open_chat(monkeypatch, fake_ollama.url)
+    say(app, "hola")
+    assert session_turns(app)[-1].content == "El cielo no es az" and app.error
+
+
+def test_invalid_options_are_flagged_and_nothing_is_sent(monkeypatch, fake_ollama):
+    app = open_chat(monkeypatch, fake_ollama.url)
+    app.text_area(key="chat.setting.advanced").set_value('{"tfs_z": 0.5, "temperature": "hot"}').run()
+    warnings = [w.value for w in app.warning]
+    assert any('"tfs_z" no longer exists: Ollama removed it in version 0.5.2' in w for w in warnings)
+    assert any('"temperature" must be of type float' in w for w in warnings)
+    say(app, "hola")
+    assert fake_ollama.bodies("/api/chat") == []
+    assert any("Fix the flagged options" in e.value for e in app.error)
+    assert messages(app) == [("user", "hola")]
+
+
+def test_options_system_format_and_keep_alive_are_sent(monkeypatch, fake_ollama):
+    app = open_chat(monkeypatch, fake_ollama.url)
+    app.text_area(key="chat.setting.system").set_value("Responde en una frase.")
+    app.number_input(key="chat.setting.temperature").set_value(0.0)
+    app.text_area(key="chat.setting.stop").set_value("\\n\nuser:")
+    app.toggle(key="chat.setting.json").set_value(True)
+    app.text_input(key="chat.setting.keep_alive").set_value("10m")
+    say(app, "hola")
+    body = fake_ollama.bodies("/api/chat")[0]
+    assert body["messages"][0] == {"role": "system", "content": "Responde en una frase."}
+    assert body["options"] == {"temperature": 0.0, "stop": ["\n", "user:"]}
+    assert body["format"] == "json" and body["keep_alive"] == "10m"
+
+
+def test_bad_keep_alive_blocks_sending(monkeypatch, fake_ollama):
+    app = open_chat(monkeypatch, fake_ollama.url)
+    app.text_input(key="chat.setting.keep_alive").set_value("five minutes").run()
+    say(app, "hola")
+    assert fake_ollama.bodies("/api/chat") == []
+
+
+def test_html_in_model_output_is_not_rendered_as_html(monkeypatch, fake_ollama):
+    fake_ollama.stream("POST", "/api/chat", [
+        json.dumps({"model": "gemma:2b", "message": {"role": "assistant", "content": "<img src=x onerror=alert(1)> **bold**"},
+                    "done": False}),
+        json.dumps({"model": "gemma:2b", "message": {"role": "assistant", "content": ""}, "done": True})])
+    app = open_chat(monkeypatch, fake_ollama.url)
+    say(app, "hola")
+    answer = app.chat_message[1].markdown[0]
+    assert answer.value == "<img src=x onerror=alert(1)> **bold**"
+    assert answer.proto.allow_html is False
+
+
+def test_regenerate_and_clear(monkeypatch, fake_ollama):
+    app = open_chat(monkeypatch, fake_ollama.url)
+    say(app, "hola")
+    app.button[1].click().run()  # regenerate
+    assert len(fake_ollama.bodies("/api/chat")) == 2
+    assert [t.role for t in session_turns(app)] == ["user", "assistant"]
+    app.button[2].click().run()  # clear
+    assert session_turns(app) == [] and messages(app) == []
+
+
+def test_import_refuses_a_file_that_is_not_a_chat(monkeypatch, fake_ollama):
+    from lib import chat
+    app = open_chat(monkeypatch, fake_ollama.url, "es")
+    with pytest.raises(chat.ImportRefused):
+        chat.import_json(b'{"hello": 1}')
+    # the uploader itself is exercised in the browser suite; here: what the page shows for a refusal
+    app.session_state["chat.import_error"] = chat.ImportRefused("chat.import.not_chat")
+    app.run()
+    assert any("no es una conversación" in e.value for e in app.error)
+
+
+def test_very_long_message(monkeypatch, fake_ollama):
+    app = open_chat(monkeypatch, fake_ollama.url)
+    say(app, "palabra " * 20_000)
+    assert len(fake_ollama.bodies("/api/chat")[0]["messages"][0]["content"]) == 160_000
+    assert messages(app)[1][1].startswith("El cielo")
+
+
+def test_server_down(monkeypatch, closed_port):
+    app = open_chat(monkeypatch, closed_port)
+    assert any("Connection refused" in e.value for e in app.error)
+    assert app.chat_input[0].proto.disabled
