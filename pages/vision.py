@@ -16,10 +16,12 @@ SAMPLE = pathlib.Path(__file__).resolve().parent.parent / "assets" / "sample-ima
 SOURCES = ("sample", "upload", "camera", "base64")
 
 
-def kept(key: str, default):
-    """Widget values live in `vision.*` keys too, so a visit to another page does not reset them
-    (Streamlit forgets the state of widgets a run did not draw)."""
-    return st.session_state.get(key, default)
+def kept(key: str, default) -> str:
+    """The widget key (`key.w`) for a value that survives a visit to another page: Streamlit
+    forgets the state of widgets a run did not draw, so the page also keeps the value in `key`."""
+    if f"{key}.w" not in st.session_state:
+        st.session_state[f"{key}.w"] = st.session_state.get(key, default)
+    return f"{key}.w"
 
 
 def keep_file(source: str) -> None:
@@ -44,8 +46,8 @@ def image_input(source: str) -> bytes | None:
         st.camera_input(t("vision.camera.label"), key="vision.camera.w", on_change=keep_file, args=(source,))
     else:
         text = st.session_state["vision.pasted"] = st.text_area(
-            t("vision.base64.label"), value=kept("vision.pasted", ""), height=120, help=t("vision.base64.help"),
-            key="vision.pasted.w", placeholder="iVBORw0KGgo…")
+            t("vision.base64.label"), height=120, help=t("vision.base64.help"), key=kept("vision.pasted", ""),
+            placeholder="iVBORw0KGgo…")
         body, prefix = images.strip_data_prefix(text)
         if prefix:
             st.info(t("vision.prefix_removed", prefix=prefix), icon=":material/content_cut:")
@@ -76,7 +78,7 @@ def show_prepared(p: images.Prepared) -> None:
     cols[0].metric(t("vision.metric.received"), human_bytes(p.original_bytes))
     cols[1].metric(t("vision.metric.sent"), human_bytes(len(p.data)))
     cols[2].metric(t("vision.metric.base64"), t("vision.metric.base64_value", chars=f"{len(p.base64):,}"),
-                   delta=t("vision.metric.ratio", ratio=f"{p.base64_ratio:.2f}"), delta_color="off",
+                   delta=t("vision.metric.ratio", ratio=f"{p.base64_ratio:.2f}"), delta_color="off", delta_arrow="off",
                    help=t("vision.metric.base64_help"))
     st.markdown(f"**{t('vision.notes')}**")
     st.markdown("\n".join(f"- {t(key, **values)}" for key, values in p.notes))
@@ -165,17 +167,15 @@ def show_result(result: dict, area) -> None:
 
 
 # ------------------------------------------------------------------------------ the image
-source = st.segmented_control(t("vision.source.label"), SOURCES, default=kept("vision.source", "sample"),
-                              format_func={s: t(f"vision.source.{s}") for s in SOURCES}.get, required=True,
-                              key="vision.source.w")
+source = st.segmented_control(t("vision.source.label"), SOURCES, required=True, key=kept("vision.source", "sample"),
+                              format_func={s: t(f"vision.source.{s}") for s in SOURCES}.get)
 st.session_state["vision.source"] = source
 left, right = st.columns(2)
-side = left.select_slider(t("vision.side.label"), images.SIDES, value=kept("vision.side", images.DEFAULT_SIDE),
-                          help=t("vision.side.help"), key="vision.side.w")
+side = left.select_slider(t("vision.side.label"), images.SIDES, help=t("vision.side.help"),
+                          key=kept("vision.side", images.DEFAULT_SIDE))
 send_as = right.segmented_control(t("vision.format.label"), ("auto", "JPEG", "PNG"), required=True,
-                                  default=kept("vision.send_as", "auto"), help=t("vision.format.help"),
-                                  format_func={"auto": t("vision.format.auto"), "JPEG": "JPEG", "PNG": "PNG"}.get,
-                                  key="vision.send_as.w")
+                                  key=kept("vision.send_as", "auto"), help=t("vision.format.help"),
+                                  format_func={"auto": t("vision.format.auto"), "JPEG": "JPEG", "PNG": "PNG"}.get)
 st.session_state.update({"vision.side": side, "vision.send_as": send_as})
 
 ready = None
@@ -198,13 +198,13 @@ except OllamaError as error:
 if scan is not None and not scan.vision:
     no_vision_model(scan)
 elif scan is not None:
-    model = st.selectbox(t("vision.model.label"), scan.vision, help=t("vision.model.help"), key="vision.model.w",
-                         index=scan.vision.index(m) if (m := kept("vision.model", None)) in scan.vision else 0)
+    if st.session_state[model_key := kept("vision.model", scan.vision[0])] not in scan.vision:
+        st.session_state[model_key] = scan.vision[0]  # that model was deleted meanwhile
+    model = st.selectbox(t("vision.model.label"), scan.vision, help=t("vision.model.help"), key=model_key)
     defaults = {i18n.translate(lang, "vision.prompt.default") for lang in i18n.LANGUAGES}
-    if kept("vision.prompt", None) in defaults | {None}:  # the default follows the language until edited
-        st.session_state["vision.prompt"] = t("vision.prompt.default")
-    prompt = st.text_input(t("vision.prompt.label"), value=st.session_state["vision.prompt"],
-                           key=f"vision.prompt.w.{ui.lang()}")
+    if st.session_state[prompt_key := kept("vision.prompt", None)] in defaults | {None}:
+        st.session_state[prompt_key] = t("vision.prompt.default")  # follows the language until edited
+    prompt = st.text_input(t("vision.prompt.label"), key=prompt_key)
     st.session_state.update({"vision.model": model, "vision.prompt": prompt})
     if st.button(t("vision.describe.button"), type="primary", icon=":material/image_search:",
                  disabled=ready is None, key="vision.describe") and ready is not None:

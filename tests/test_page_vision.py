@@ -68,7 +68,7 @@ def test_course_sample_described_by_llava(monkeypatch, fake_ollama, lang, prompt
     received, sent, prompt_eval, changed = labels
     assert metrics(app)[received] == "3.6 KB" and metrics(app)[sent] == "3.7 KB"
     assert f"**{changed}**" in markdown(app)
-    assert app.text_input(key=f"vision.prompt.w.{lang}").value == prompt
+    assert app.text_input(key="vision.prompt.w").value == prompt
     assert app.selectbox(key="vision.model.w").options == ["llava:latest"]  # gemma:2b cannot see
     describe(app)
     assert LLAVA_START in markdown(app)
@@ -190,3 +190,22 @@ def test_builtin_text_only_model_says_what_to_pull(monkeypatch, builtin_server, 
     history = app.session_state["app.client"].history
     assert [e.path for e in history if e.path == "/api/show"] == ["/api/show"]
     assert not [e for e in history if e.path in ("/api/generate", "/api/chat")]  # no image sent
+
+
+def test_camera_photo(monkeypatch, fake_ollama):
+    app = choose(vision_page(monkeypatch, fake_ollama.url), "camera")
+    assert "Take a photo with the camera above, or choose another source." in texts(app)
+    app.camera_input(key="vision.camera.w").set_value(("camera.jpg", jpeg((640, 480)), "image/jpeg")).run()
+    assert not app.error and metrics(app)["Received"] == f"{len(jpeg((640, 480))) / 1000:.1f} KB"
+    describe(app)
+    assert Image.open(io.BytesIO(base64.b64decode(fake_ollama.bodies("/api/generate")[-1]["images"][0]))).size == (640, 480)
+
+
+def test_prompt_follows_the_language_until_edited(monkeypatch, fake_ollama):
+    app = vision_page(monkeypatch, fake_ollama.url, "es")
+    assert app.text_input(key="vision.prompt.w").value == "¿Describe la imagen?"
+    app.sidebar.button_group(key="app.lang_input").set_value("en").run()
+    assert app.text_input(key="vision.prompt.w").value == "Describe the image."
+    app.text_input(key="vision.prompt.w").set_value("What animal is this?").run()
+    app.sidebar.button_group(key="app.lang_input").set_value("es").run()
+    assert app.text_input(key="vision.prompt.w").value == "What animal is this?"

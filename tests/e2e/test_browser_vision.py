@@ -33,3 +33,13 @@ def test_upload_prepare_and_describe(dashboard, page, fake_ollama, tmp_path):
     body = fake_ollama.bodies("/api/generate")[-1]
     image = Image.open(io.BytesIO(base64.b64decode(body["images"][0])))
     assert (body["model"], image.format, image.size) == ("llava:latest", "JPEG", (1024, 683))
+
+    # another page and back: the photo, its settings and the description are still there
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Server").click()
+    page.get_by_role("heading", name="Ollama server").wait_for()
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Image description").click()
+    page.get_by_role("paragraph").filter(has_text="The image shows a playful, black and white line drawing").wait_for()
+    page.get_by_text("Downscaled from 3000×2000 to 1024×683 (longest side 1024 px).").wait_for()
+    assert page.locator('[data-testid="stAlert"]').count() == 0  # no widget-state warnings either
+    assert_no_exception(page)
+    assert len(fake_ollama.bodies("/api/generate")) == 1
