@@ -128,8 +128,10 @@ def open_image(data: bytes) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError("vision.error.bomb", pixels="?", limit=f"{MAX_PIXELS:,}") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        claimed = re.search(r"\((\d+) pixels\)", str(error))  # Pillow says "Image size (N pixels)..."
+        raise ImageError("vision.error.bomb", pixels=f"{int(claimed.group(1)):,}" if claimed else "?",
+                         limit=f"{MAX_PIXELS:,}") from None
     except UnidentifiedImageError:
         raise ImageError("vision.error.not_image", formats=", ".join(UPLOAD_TYPES)) from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:

@@ -190,13 +190,40 @@ def test_huge_photo_memory_stays_bounded(huge_jpeg):
 
 
 # ------------------------------------------------------------------------------- bad input
+def test_damaged_files_never_escape_as_anything_but_image_error():
+    """Seeded random damage (changed, cut and inserted bytes) to every accepted format."""
+    import random
+    import warnings
+    rng = random.Random(6)
+    base = photo((64, 48))
+    seeds = [encode(base, fmt) for fmt in ("PNG", "JPEG", "WEBP", "BMP")]
+    seeds.append(encode(base, "GIF", save_all=True, append_images=[base.rotate(90)]))
+    outcomes = {"prepared": 0, "refused": 0}
+    for _ in range(600):
+        data = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 6)):
+            at = rng.randrange(len(data))
+            if rng.random() < 0.7:
+                data[at] = rng.randrange(256)
+            else:
+                del data[at:at + rng.randint(1, 40)]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # Pillow warns about damaged EXIF, then carries on
+                images.prepare(bytes(data), longest_side=32)
+            outcomes["prepared"] += 1
+        except ImageError:
+            outcomes["refused"] += 1
+    assert outcomes["prepared"] > 50 and outcomes["refused"] > 50, outcomes
+
+
 @pytest.mark.parametrize("width, height", [(9000, 9000), (40000, 40000)])
 def test_decompression_bomb_is_refused_before_decoding(width, height):
     with pytest.raises(ImageError) as caught:
         images.prepare(png_header_only(width, height))
     assert caught.value.key == "vision.error.bomb"
-    if width * height < 2 * Image.MAX_IMAGE_PIXELS:  # under Pillow's own limit: ours says the size
-        assert caught.value.values["pixels"] == f"{width}×{height}"
+    expected = f"{width}×{height}" if width * height < Image.MAX_IMAGE_PIXELS else f"{width * height:,}"
+    assert caught.value.values == {"pixels": expected, "limit": "60,000,000"}
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
