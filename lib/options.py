@@ -6,7 +6,9 @@ options were removed and several descriptions were wrong; lib/ and the lab's ref
 """
 from __future__ import annotations
 
+import functools
 import json
+import pathlib
 import re
 from dataclasses import dataclass
 
@@ -108,3 +110,30 @@ def parse_keep_alive(text: str) -> int | str | None:
     if _GO_DURATION.match(text):
         return text
     raise ValueError(text)
+
+
+COURSE_TABLE = pathlib.Path(__file__).resolve().parent.parent / "assets" / "course_options.json"
+
+
+@dataclass(frozen=True)
+class CourseRow:
+    """One row of the course's 31-option table, as written, with what is true today."""
+
+    no: int
+    name: str
+    course_value: str
+    course_text: str  # quoted in Spanish, as the course wrote it
+    verdict: str  # right | imprecise | wrong: the course's description
+    removed_in: str | None  # the Ollama version that removed it, or None if it still exists
+
+    @property
+    def meaning_key(self) -> str:
+        """The accurate meaning: today's for current options, what it used to do for removed ones."""
+        return f"option.{self.name}" if self.removed_in is None else f"removed_option.{self.name}"
+
+
+@functools.cache
+def course_table() -> tuple[CourseRow, ...]:
+    rows = json.loads(COURSE_TABLE.read_text(encoding="utf-8"))["rows"]
+    return tuple(CourseRow(row["no"], row["name"], row["course_value"], row["course_text"],
+                           row["verdict"], REMOVED.get(row["name"])) for row in rows)

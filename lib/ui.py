@@ -52,6 +52,13 @@ def t(key: str, **values) -> str:
     return i18n.translate(lang(), key, **values)
 
 
+def labels(prefix: str):
+    """A format_func for options: `prefix + option` translated in this session's language, bound
+    now, so it also works outside the script run (AppTest calls format_func from its own thread)."""
+    language = lang()
+    return lambda option: i18n.translate(language, f"{prefix}{option}")
+
+
 # ---------------------------------------------------------------------------- the server
 def client() -> OllamaClient:
     """This session's client (one requests.Session per user session), for the chosen server."""

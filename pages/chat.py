@@ -29,7 +29,7 @@ if st.session_state.get("chat.setting.model") not in names:
 top = st.columns([3, 2, 2], vertical_alignment="bottom")
 model = top[0].selectbox(t("chat.model"), names, key="chat.setting.model", placeholder=t("chat.no_models"))
 mode = top[1].radio(t("chat.mode"), ["chat", "generate"], key="chat.setting.mode", horizontal=True,
-                    format_func=lambda m: t(f"chat.mode.{m}"))
+                    format_func=ui.labels("chat.mode."))
 st.session_state.setdefault("chat.setting.stream", True)  # defaults this way: the keys outlive the page
 st.session_state.setdefault("chat.setting.carry", True)
 streaming = top[2].toggle(t("chat.stream"), key="chat.setting.stream", help=t("chat.stream_help"))

@@ -70,6 +70,7 @@ class Script:
     lines: list[str] | None = None  # NDJSON lines, sent one chunk each
     delay: float = 0.0  # seconds before each line (or before the body)
     close_after: int | None = None  # drop the connection after this many lines
+    drop: bool = False  # close the connection without answering: a server that just died
 
 
 @dataclass
@@ -88,6 +89,10 @@ class FakeOllama:
                close_after: int | None = None) -> None:
         self.scripts[(method, path)] = Script(lines=lines, delay=delay, close_after=close_after,
                                               content_type="application/x-ndjson")
+
+    def sequence(self, method: str, path: str, scripts: list[Script]) -> None:
+        """One script per request, in order; once used up, the default behaviour again."""
+        self.scripts[(method, path)] = list(scripts)
 
     def hang(self, method: str, path: str, seconds: float) -> None:
         self.reply(method, path, body={"version": "0.33.0"}, delay=seconds)
@@ -186,7 +191,13 @@ def _handler(fake: FakeOllama):
             if origin and "*" not in fake.allowed_origins and origin not in fake.allowed_origins:
                 script = Script(403, b"", "text/plain")
             else:
-                script = fake.scripts.get((self.command, path)) or fake.default(self.command, path, body)
+                script = fake.scripts.get((self.command, path))
+                if isinstance(script, list):
+                    script = script.pop(0) if script else None
+                script = script or fake.default(self.command, path, body)
+            if script.drop:
+                self.close_connection = True
+                return
             if script.lines is not None:
                 return self._stream(script)
             if script.delay:

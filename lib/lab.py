@@ -1,0 +1,246 @@
+"""The options and seed lab: experiments (models x conditions x repetitions), runs, and what they
+show: how many distinct outputs, grouped; word diffs; where the time went; a lab sheet.
+
+Pure logic; pages/lab.py runs the plan against the server and lays the results out.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+import pandas as pd
+
+from lib.formatting import seconds, tokens_per_second
+from lib.options import Problem
+
+DEFAULT_PROMPT_ES = "Explica por qué el cielo es azul, en una frase"
+DEFAULT_PROMPT_EN = "Explain why the sky is blue, in one sentence"
+MAX_REPETITIONS = 20
+MAX_RUNS = 400  # a whole experiment; past it the plan is refused (a class laptop would take hours)
+READY_MADE = {  # the course's two requests (section 6.8)
+    "not_reproducible": {},
+    "reproducible": {"seed": 123, "temperature": 0},
+}
+
+
+@dataclass(frozen=True)
+class Condition:
+    name: str  # what the student reads: "reproducible", "temperature=0.4, seed=123"...
+    options: dict
+
+
+def ready_made(names) -> list[Condition]:
+    return [Condition(name, dict(READY_MADE[name])) for name in names]
+
+
+def sweep(option: str, values: list, seed: int | None) -> list[Condition]:
+    """One condition per value; with a seed, each is reproducible, so only the option changes."""
+    conditions = []
+    for value in values:
+        options = {option: value}
+        if seed is not None:
+            options["seed"] = seed
+        label = f"{option}={value}" + (f", seed={seed}" if seed is not None else "")
+        conditions.append(Condition(label, options))
+    return conditions
+
+
+def parse_values(text: str) -> list[float | int]:
+    """'0, 0.4, 0.8, 1.2' -> [0, 0.4, 0.8, 1.2]; ValueError on anything else."""
+    values = []
+    for item in text.replace(";", ",").split(","):
+        item = item.strip()
+        if item:
+            number = float(item)
+            values.append(int(number) if number.is_integer() and "." not in item else number)
+    if not values:
+        raise ValueError(text)
+    return values
+
+
+def parse_custom(text: str) -> tuple[list[Condition], list[Problem]]:
+    """One condition per line: `name: {"option": value, ...}` (the name is optional)."""
+    conditions, problems = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, brace, rest = line.partition("{")
+        name = name.strip().rstrip(":").strip() or f"custom {number}"
+        try:
+            chosen = json.loads(brace + rest)
+        except ValueError:
+            chosen = None
+        if not brace or not isinstance(chosen, dict):
+            problems.append(Problem("", "lab.custom_invalid", {"line": number}))
+            continue
+        conditions.append(Condition(name, chosen))
+    return conditions, problems
+
+
+@dataclass(frozen=True)
+class Planned:
+    model: str
+    condition: Condition
+    repetition: int  # 1-based
+
+
+class PlanRefused(ValueError):
+    def __init__(self, key: str, **values):
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+
+def plan(prompt: str, models: list[str], conditions: list[Condition], repetitions: int) -> list[Planned]:
+    """Every run of the experiment, model by model, condition by condition."""
+    if not prompt.strip():
+        raise PlanRefused("lab.refused.prompt")
+    if not models:
+        raise PlanRefused("lab.refused.models")
+    if not conditions:
+        raise PlanRefused("lab.refused.conditions")
+    if not 1 <= repetitions <= MAX_REPETITIONS:
+        raise PlanRefused("lab.refused.repetitions", most=MAX_REPETITIONS)
+    runs = [Planned(m, c, r) for m in models for c in conditions for r in range(1, repetitions + 1)]
+    if len(runs) > MAX_RUNS:
+        raise PlanRefused("lab.refused.too_many", runs=len(runs), most=MAX_RUNS)
+    return runs
+
+
+@dataclass
+class Run:
+    model: str
+    condition: str
+    repetition: int
+    options: dict
+    cold: bool  # the model was unloaded just before (keep_alive: 0)
+    ok: bool = True
+    error: str | None = None
+    text: str = ""
+    load_s: float | None = None
+    prompt_eval_s: float | None = None
+    eval_s: float | None = None
+    total_s: float | None = None
+    wall_s: float | None = None  # measured by the dashboard: total plus HTTP and queueing
+    prompt_tokens: int | None = None
+    output_tokens: int | None = None
+    tokens_per_second: float | None = None
+    done_reason: str | None = None
+    raw: dict = field(default_factory=dict, repr=False)  # the server's answer, for the JSON export
+
+
+def finished_run(planned: Planned, options: dict, cold: bool, answer: dict, wall_s: float) -> Run:
+    return Run(planned.model, planned.condition.name, planned.repetition, options, cold,
+               text=answer.get("response") or "",
+               load_s=seconds(answer.get("load_duration")),
+               prompt_eval_s=seconds(answer.get("prompt_eval_duration")),
+               eval_s=seconds(answer.get("eval_duration")),
+               total_s=seconds(answer.get("total_duration")), wall_s=wall_s,
+               prompt_tokens=answer.get("prompt_eval_count"), output_tokens=answer.get("eval_count"),
+               tokens_per_second=tokens_per_second(answer.get("eval_count"), answer.get("eval_duration")),
+               done_reason=answer.get("done_reason"),
+               raw={k: v for k, v in answer.items() if k != "context"})
+
+
+def failed_run(planned: Planned, options: dict, cold: bool, error: str, wall_s: float | None) -> Run:
+    return Run(planned.model, planned.condition.name, planned.repetition, options, cold, ok=False,
+               error=error, wall_s=wall_s)
+
+
+# ------------------------------------------------------------------------------ what it shows
+def groups(texts: list[str]) -> list[tuple[str, int]]:
+    """Distinct outputs with how many runs gave each, most frequent first (ties: first seen)."""
+    return Counter(texts).most_common()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    model: str
+    condition: str
+    runs: int  # finished runs
+    failed: int
+    distinct: int
+
+    @property
+    def identical(self) -> bool:
+        return self.runs > 0 and self.distinct == 1
+
+
+def outcomes(runs: list[Run]) -> list[Outcome]:
+    """Per model and condition, in the order they were run."""
+    keys = list(dict.fromkeys((r.model, r.condition) for r in runs))
+    result = []
+    for model, condition in keys:
+        mine = [r for r in runs if (r.model, r.condition) == (model, condition)]
+        finished = [r.text for r in mine if r.ok]
+        result.append(Outcome(model, condition, len(finished), len(mine) - len(finished),
+                              len(set(finished))))
+    return result
+
+
+def word_diff(a: str, b: str) -> list[tuple[str, str]]:
+    """(tag, words) pieces: 'same', 'removed' (only in a), 'added' (only in b)."""
+    left, right = a.split(), b.split()
+    pieces = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=left, b=right, autojunk=False).get_opcodes():
+        if tag == "equal":
+            pieces.append(("same", " ".join(left[i1:i2])))
+            continue
+        if i2 > i1:
+            pieces.append(("removed", " ".join(left[i1:i2])))
+        if j2 > j1:
+            pieces.append(("added", " ".join(right[j1:j2])))
+    return pieces
+
+
+COLUMNS = ("model", "condition", "repetition", "cold", "ok", "error", "text", "load_s",
+           "prompt_eval_s", "eval_s", "total_s", "wall_s", "other_s", "prompt_tokens",
+           "output_tokens", "tokens_per_second", "done_reason", "options")
+
+
+def table(runs: list[Run]) -> pd.DataFrame:
+    """One row per run with every metric; `other_s` is the wall time the server's durations do not
+    explain (HTTP, JSON, queueing)."""
+    rows = []
+    for number, run in enumerate(runs, start=1):
+        row = {k: v for k, v in asdict(run).items() if k != "raw"}
+        row["run"] = number
+        row["other_s"] = (max(0.0, run.wall_s - run.total_s)
+                          if run.wall_s is not None and run.total_s is not None else None)
+        row["options"] = json.dumps(run.options, sort_keys=True)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=("run", *COLUMNS))
+
+
+def export_json(prompt: str, runs: list[Run]) -> str:
+    return json.dumps({"format": "ollama-course-companion/lab", "version": 1, "prompt": prompt,
+                       "runs": [asdict(run) for run in runs]}, ensure_ascii=False, indent=2)
+
+
+def lab_sheet(prompt: str, runs: list[Run], labels: dict) -> str:
+    """A Markdown sheet a student can hand in: the question, the conditions, what came out.
+
+    `labels` holds translated texts; `identical`, `distinct` and `failed` are functions of the counts."""
+    lines = [f"# {labels['title']}", "", f"**{labels['prompt']}**: {prompt}", ""]
+    lines += [f"| {labels['model']} | {labels['condition']} | {labels['options']} | {labels['result']} |",
+              "|---|---|---|---|"]
+    options_of = {(r.model, r.condition): json.dumps(r.options, ensure_ascii=False) for r in runs}
+    for outcome in outcomes(runs):
+        verdict = (labels["identical"](n=outcome.runs) if outcome.identical
+                   else labels["distinct"](distinct=outcome.distinct, n=outcome.runs))
+        if outcome.failed:
+            verdict += " · " + labels["failed"](n=outcome.failed)
+        lines.append(f"| `{outcome.model}` | {outcome.condition} | `{options_of[(outcome.model, outcome.condition)]}` "
+                     f"| {verdict} |")
+    for outcome in outcomes(runs):
+        lines += ["", f"## `{outcome.model}` · {outcome.condition}", ""]
+        texts = [r.text for r in runs if (r.model, r.condition) == (outcome.model, outcome.condition) and r.ok]
+        for text, count in groups(texts):
+            lines += [f"- **{count}×** {text.strip() or '∅'}"]
+    finished = [r for r in runs if r.ok and r.tokens_per_second]
+    if finished:
+        speed = sum(r.tokens_per_second for r in finished) / len(finished)
+        lines += ["", f"{labels['speed']}: {speed:.1f} tokens/s"]
+    return "\n".join(lines) + "\n"
