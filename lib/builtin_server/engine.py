@@ -240,11 +240,15 @@ class Engine:
         first_ns = None
         # llm.generate evaluates the prompt, then alternates sample / decode; like llama.cpp's
         # server, prompt_eval_duration runs to the first sampled token, eval_duration from there.
-        tokens_iter = llm.generate(
-            tokens, top_k=min(max(opts.top_k, 0), 1 << 30), top_p=opts.top_p, min_p=opts.min_p,
-            typical_p=opts.typical_p, temp=opts.temperature, repeat_penalty=opts.repeat_penalty,
-            presence_penalty=opts.presence_penalty, frequency_penalty=opts.frequency_penalty,
-            reset=False, grammar=grammar) if limit > 0 else (t for t in ())
+        if limit > 0:
+            tokens_iter = llm.generate(
+                tokens, top_k=min(max(opts.top_k, 0), 1 << 30), top_p=opts.top_p, min_p=opts.min_p,
+                typical_p=opts.typical_p, temp=opts.temperature, repeat_penalty=opts.repeat_penalty,
+                presence_penalty=opts.presence_penalty, frequency_penalty=opts.frequency_penalty,
+                reset=False, grammar=grammar)
+        else:  # num_predict 0: the prompt is still evaluated, as Ollama does
+            llm.eval(tokens)
+            tokens_iter = (t for t in ())
         stop_hit = False
         try:
             for token in tokens_iter:

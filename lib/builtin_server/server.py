@@ -116,6 +116,7 @@ class Handler(BaseHTTPRequestHandler):
             self._fail(exc.status, exc.message)
         except ClientGone:
             self.close_connection = True
+            self._status = self._status or 499  # nginx's "client closed request", for the log line
         except bundled.ModelUnavailable as exc:
             self._fail(500, f"the bundled model is unavailable: {exc}")
         except Exception as exc:  # a bug: log the traceback, answer an error, keep serving

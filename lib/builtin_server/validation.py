@@ -116,14 +116,14 @@ def model_name(body: dict, go_type: str) -> str:
 
 # --- images ----------------------------------------------------------------------------------------
 
-_B64 = re.compile(r"[A-Za-z0-9+/=\r\n]")
+_NOT_B64 = re.compile(r"[^A-Za-z0-9+/=\r\n]")
 
 
 def check_base64(image: str) -> None:
     """Ollama decodes images while parsing the body (Go []byte): bad base64 is a 400 there."""
-    for i, ch in enumerate(image):
-        if not _B64.match(ch):
-            raise bad_request(f"illegal base64 data at input byte {i}")
+    illegal = _NOT_B64.search(image)
+    if illegal:
+        raise bad_request(f"illegal base64 data at input byte {illegal.start()}")
     try:
         base64.b64decode(image.replace("\r", "").replace("\n", ""), validate=True)
     except ValueError:
