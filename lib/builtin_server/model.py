@@ -146,6 +146,18 @@ def ensure_gguf() -> pathlib.Path:
         bundle.verify_chunks()
     except FileNotFoundError as exc:
         raise ModelUnavailable(f"{exc}; reinstall requirements-server.txt") from exc
+    try:
+        _assemble(target)
+        st = target.stat()
+        stamp.write_text(json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": EXPECTED_SHA256}))
+    except OSError as exc:
+        raise ModelUnavailable(
+            f"cannot write the model to {target.parent} ({exc.strerror}); set OCC_CACHE_DIR to a writable "
+            "directory") from exc
+    return target
+
+
+def _assemble(target: pathlib.Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     # Assemble under a private name and rename: concurrent starts never see a partial file.
     partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
@@ -163,9 +175,6 @@ def ensure_gguf() -> pathlib.Path:
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
-    st = target.stat()
-    stamp.write_text(json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": EXPECTED_SHA256}))
-    return target
 
 
 def _stamp_matches(target: pathlib.Path, stamp: pathlib.Path) -> bool:

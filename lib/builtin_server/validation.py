@@ -37,10 +37,13 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"invalid character {name[0]!r} looking for beginning of value")
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _clean(value: Any) -> Any:
     """Replace lone surrogates (`"\\ud800"`) with U+FFFD as Go does, so the text encodes as UTF-8."""
     if isinstance(value, str):
-        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return _SURROGATE.sub("\ufffd", value)  # json.loads already joined the valid pairs
     if isinstance(value, list):
         return [_clean(v) for v in value]
     if isinstance(value, dict):

