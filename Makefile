@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test bench chromium clean
+.PHONY: run test bench screenshots chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ test: $(VENV)/.dev chromium
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m tests.benchmarks
+
+# The README's pictures: the browser suite's student journey saves every page in both languages.
+screenshots: $(VENV)/.dev chromium
+	mkdir -p docs/screenshots
+	SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/e2e/test_browser_student.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

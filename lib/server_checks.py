@@ -73,6 +73,8 @@ def check_server(client: OllamaClient) -> Check:
     status = client.status()
     if not status.reachable:
         return Check(False, "check.server.down", {"url": client.base_url})
+    if status.builtin:
+        return Check(True, "check.server.builtin", {"url": client.base_url})
     return Check(True, "check.server.up", {"url": client.base_url, "version": status.version})
 
 

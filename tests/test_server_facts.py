@@ -55,6 +55,8 @@ def test_checks_against_the_fake(fake_ollama, closed_port):
     fake_ollama.reply("GET", "/api/tags", body={"models": []})
     assert server_checks.check_models(client).key == "check.models.none"
     assert server_checks.check_server(OllamaClient(closed_port)).key == "check.server.down"
+    fake_ollama.reply("GET", "/api/version", body={"version": "0.33.0", "builtin": {"engine": "llama.cpp"}})
+    assert server_checks.check_server(client).key == "check.server.builtin"
 
 
 def test_shared_check(fake_ollama, closed_port):
