@@ -1,42 +1,45 @@
 """Any recorded call as the course teaches it: JSON request, curl, Python `requests`, raw response,
 and the final chunk's fields explained. Pure functions; lib/ui.py lays them out.
 
-Base64 images are long: `for_screen=True` shortens them, the copies (downloads) stay complete.
+Base64 images and token lists are long: given a `note` (what to write instead of the rest, in the
+user's language), the screen versions shorten them; without one (the copies) they stay complete.
 """
 from __future__ import annotations
 
 import copy
 import json
 from dataclasses import dataclass
+from typing import Callable
 
 from lib.client import Exchange
 from lib.formatting import human_duration, tokens_per_second
 
 SHORT_BASE64 = 24  # characters of an image kept on screen
+Note = Callable[[str, int], str]  # (kind: "chars" | "tokens", count) -> "4.920 caracteres"
 
 
-def shorten_images(body, for_screen: bool = True):
+def shorten_images(body, note: Note | None = None):
     """The body with every `images` entry cut to its first characters (for display only)."""
-    if not for_screen or not isinstance(body, dict):
+    if note is None or not isinstance(body, dict):
         return body
     body = copy.deepcopy(body)
     holders = [body] + [m for m in body.get("messages") or [] if isinstance(m, dict)]
     for holder in holders:
         if isinstance(holder.get("images"), list):
-            holder["images"] = [shorten(image) for image in holder["images"]]
+            holder["images"] = [shorten(image, note) for image in holder["images"]]
     return body
 
 
-def shorten(text, keep: int = SHORT_BASE64):
+def shorten(text, note: Note, keep: int = SHORT_BASE64):
     if not isinstance(text, str) or len(text) <= keep * 2:
         return text
-    return f"{text[:keep]}…[{len(text):,} chars]"
+    return f"{text[:keep]}…[{note('chars', len(text))}]"
 
 
-def request_json(exchange: Exchange, for_screen: bool = False) -> str:
+def request_json(exchange: Exchange, note: Note | None = None) -> str:
     if exchange.body is None:
         return ""
-    return json.dumps(shorten_images(exchange.body, for_screen), indent=2, ensure_ascii=False)
+    return json.dumps(shorten_images(exchange.body, note), indent=2, ensure_ascii=False)
 
 
 def _shell_quote(text: str) -> str:
@@ -44,7 +47,7 @@ def _shell_quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-def curl_command(exchange: Exchange, for_screen: bool = False) -> str:
+def curl_command(exchange: Exchange, note: Note | None = None) -> str:
     """As the course writes it: `curl http://localhost:11434/api/generate -d '{...}'`."""
     parts = ["curl"]
     if exchange.method == "HEAD":
@@ -53,17 +56,17 @@ def curl_command(exchange: Exchange, for_screen: bool = False) -> str:
         parts += ["-X", exchange.method]
     parts.append(exchange.url)
     if exchange.body is not None:
-        parts += ["-d", _shell_quote(request_json(exchange, for_screen))]
+        parts += ["-d", _shell_quote(request_json(exchange, note))]
     return " ".join(parts)
 
 
-def python_code(exchange: Exchange, for_screen: bool = False) -> str:
+def python_code(exchange: Exchange, note: Note | None = None) -> str:
     """Equivalent Python `requests` code, streaming like the course's lesson when the call streamed."""
     method = exchange.method.lower()
     lines = ["import json" if exchange.streamed else None, "import requests", "",
              f"response = requests.{method}(", f'    "{exchange.url}",']
     if exchange.body is not None:
-        body = json.dumps(shorten_images(exchange.body, for_screen), indent=4, ensure_ascii=False)
+        body = json.dumps(shorten_images(exchange.body, note), indent=4, ensure_ascii=False)
         lines.append("    json=" + body.replace("\n", "\n    ") + ",")
     if exchange.streamed:
         lines += ["    stream=True,", ")", "response.raise_for_status()",
@@ -88,13 +91,13 @@ def _text_field(path: str) -> str | None:
             "/api/chat": 'chunk.get("message", {}).get("content", "")'}.get(path)
 
 
-def response_text(exchange: Exchange, collapse_after: int = 20) -> tuple[str, int]:
+def response_text(exchange: Exchange, note: Note, collapse_after: int = 20) -> tuple[str, int]:
     """The raw response for display, and how many lines were left out of it.
 
     Long streams show their first and last lines; the middle is counted, not shown.
     """
     head, recorded_gap, tail = exchange.response_lines()
-    lines = [shorten_response_line(line) for line in head + tail]
+    lines = [shorten_response_line(line, note) for line in head + tail]
     if len(lines) <= collapse_after:
         return "\n".join(lines), recorded_gap
     keep_head = collapse_after - 5
@@ -102,7 +105,7 @@ def response_text(exchange: Exchange, collapse_after: int = 20) -> tuple[str, in
     return "\n".join(lines[:keep_head] + ["…"] + lines[-5:]), hidden
 
 
-def shorten_response_line(line: str) -> str:
+def shorten_response_line(line: str, note: Note) -> str:
     """Token lists (`context`) are long and meaningless to read: show a few and the count."""
     if '"context"' not in line or len(line) < 400:
         return line
@@ -112,7 +115,7 @@ def shorten_response_line(line: str) -> str:
         return line
     if isinstance(value, dict) and isinstance(value.get("context"), list) and len(value["context"]) > 8:
         tokens = value["context"]
-        value["context"] = tokens[:6] + [f"… {len(tokens)} tokens"]
+        value["context"] = tokens[:6] + [f"… {note('tokens', len(tokens))}"]
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -130,7 +133,7 @@ ORDER = ("model", "created_at", "done", "done_reason", "response", "message", "t
          "eval_duration", "context")
 
 
-def explain_final(chunk: dict | None) -> list[Field]:
+def explain_final(chunk: dict | None, note: Note) -> list[Field]:
     """Each field of a final chunk with a readable value; derived speeds at the end."""
     if not chunk:
         return []
@@ -142,11 +145,11 @@ def explain_final(chunk: dict | None) -> list[Field]:
         if name in DURATIONS and isinstance(value, (int, float)):
             readable = human_duration(value)
         elif name == "context" and isinstance(value, list):
-            readable = f"{len(value)} tokens"
+            readable = note("tokens", len(value))
         elif name == "message" and isinstance(value, dict):
-            readable = f'{value.get("role", "")}: {len(value.get("content") or "")} chars'
+            readable = f'{value.get("role", "")}: {note("chars", len(value.get("content") or ""))}'
         elif name == "response":
-            readable = f"{len(value or '')} chars"
+            readable = note("chars", len(value or ""))
         else:
             readable = str(value)
         raw = json.dumps(value, ensure_ascii=False)

@@ -167,19 +167,19 @@ def show_http(exchange: Exchange, key: str, expanded: bool = False) -> None:
             if exchange.body is None:
                 st.caption(t("http.no_body", method=exchange.method))
             else:
-                st.code(http_view.request_json(exchange, for_screen=True), language="json")
+                st.code(http_view.request_json(exchange, note), language="json")
                 _download(t("http.download_json"), http_view.request_json(exchange),
                           "request.json", f"{key}.json")
         with tabs[1]:
-            st.code(http_view.curl_command(exchange, for_screen=True), language="bash")
+            st.code(http_view.curl_command(exchange, note), language="bash")
             _download(t("http.download_curl"), http_view.curl_command(exchange), "request.sh",
                       f"{key}.curl")
         with tabs[2]:
-            st.code(http_view.python_code(exchange, for_screen=True), language="python")
+            st.code(http_view.python_code(exchange, note), language="python")
             _download(t("http.download_python"), http_view.python_code(exchange), "request.py",
                       f"{key}.py")
         with tabs[3]:
-            text, hidden = http_view.response_text(exchange)
+            text, hidden = http_view.response_text(exchange, note)
             st.caption(t("http.response_meta", status=status,
                          content_type=exchange.content_type or "—",
                          lines=exchange.line_count,
@@ -188,7 +188,7 @@ def show_http(exchange: Exchange, key: str, expanded: bool = False) -> None:
             if hidden:
                 st.caption(t("http.hidden_lines", count=hidden))
         with tabs[4]:
-            fields = http_view.explain_final(exchange.final_chunk())
+            fields = http_view.explain_final(exchange.final_chunk(), note)
             if not fields:
                 st.caption(t("http.no_fields"))
             else:
@@ -200,6 +200,12 @@ def show_http(exchange: Exchange, key: str, expanded: bool = False) -> None:
             if exchange.first_byte_s is not None:
                 st.caption(t("http.client_timing", first=f"{exchange.first_byte_s * 1000:.0f}",
                              total=f"{(exchange.elapsed_s or 0) * 1000:.0f}"))
+
+
+def note(kind: str, count: int) -> str:
+    """What stands for the part of a long value left off screen: '4,920 characters', '42 tokens'."""
+    grouped = f"{count:,}".replace(",", "." if lang() == "es" else ",")
+    return t(f"http.note.{kind}", count=grouped)
 
 
 def _download(label: str, data: str, file_name: str, key: str) -> None:

@@ -85,7 +85,7 @@ def show_prepared(p: images.Prepared) -> None:
 
     file_name = f"imagen1.{p.extension}"
     st.subheader(t("vision.base64.title"))
-    st.code(shorten(p.base64, 60), language=None, wrap_lines=True)
+    st.code(shorten(p.base64, ui.note, 60), language=None, wrap_lines=True)
     st.caption(t("vision.base64.shortened"))
     left, right, _ = st.columns([1, 1, 2])
     left.download_button(t("vision.base64.download", name="imagen1.txt"), p.base64, file_name="imagen1.txt",

@@ -6,6 +6,10 @@ from lib import http_view
 from lib.client import Exchange
 from tests.plugins.fake_ollama import fixture_lines
 
+def note(kind, count):
+    return f"{count:,} {kind}"
+
+
 IMAGE = "iVBORw0KGgoAAAANSUhEUgAAAG0AAABmCAYAAADBPx+VAAAACXBIWXMAAAsTAAALEwEAmpwY" * 20
 
 
@@ -39,11 +43,11 @@ def test_get_and_delete_forms():
 
 def test_images_are_short_on_screen_and_complete_in_the_copy():
     call = exchange(body={"model": "llava", "prompt": "¿Describe la imagen?", "images": [IMAGE]})
-    screen = http_view.curl_command(call, for_screen=True)
+    screen = http_view.curl_command(call, note)
     assert IMAGE not in screen and "…[1,440 chars]" in screen
     assert IMAGE in http_view.curl_command(call) and IMAGE in http_view.python_code(call)
     chat = exchange("/api/chat", {"model": "llava", "messages": [{"role": "user", "content": "x", "images": [IMAGE]}]})
-    assert IMAGE not in http_view.request_json(chat, for_screen=True)
+    assert IMAGE not in http_view.request_json(chat, note)
     assert call.body["images"] == [IMAGE]  # the recorded body itself is untouched
 
 
@@ -68,7 +72,7 @@ def test_python_code_not_streamed(fake_ollama):
 
 def test_long_stream_collapsed_with_a_count():
     lines = fixture_lines("generate-stream")  # 24 lines
-    text, hidden = http_view.response_text(exchange(lines=lines), collapse_after=10)
+    text, hidden = http_view.response_text(exchange(lines=lines), note, collapse_after=10)
     shown = text.splitlines()
     assert hidden == 14 and shown[5] == "…" and len(shown) == 11
     assert json.loads(shown[0])["response"] == "El" and '"done": true' in shown[-1]
@@ -76,13 +80,13 @@ def test_long_stream_collapsed_with_a_count():
 
 def test_context_tokens_shortened_on_screen():
     final = fixture_lines("generate-stream")[-1]
-    shown = http_view.shorten_response_line(final)
+    shown = http_view.shorten_response_line(final, note)
     assert json.loads(shown)["context"][-1] == "… 42 tokens"
 
 
 def test_final_chunk_fields_explained():
     chunk = json.loads(fixture_lines("generate-stream")[-1])
-    fields = {f.name: f for f in http_view.explain_final(chunk)}
+    fields = {f.name: f for f in http_view.explain_final(chunk, note)}
     assert fields["total_duration"].readable == "6.58 s"
     assert fields["load_duration"].readable == "1.78 s"
     assert fields["prompt_eval_duration"].readable == "1.36 s"
@@ -93,6 +97,6 @@ def test_final_chunk_fields_explained():
 
 
 def test_zero_durations_give_no_speed():
-    fields = http_view.explain_final({"done": True, "eval_count": 5, "eval_duration": 0})
+    fields = http_view.explain_final({"done": True, "eval_count": 5, "eval_duration": 0}, note)
     assert "tokens_per_second" not in {f.name for f in fields}
-    assert http_view.explain_final(None) == []
+    assert http_view.explain_final(None, note) == []

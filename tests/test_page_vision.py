@@ -82,7 +82,8 @@ def test_course_sample_described_by_llava(monkeypatch, fake_ollama, lang, prompt
     assert any(label.endswith("POST /api/generate → 200") for label in http_labels(app))
     # "Show the HTTP" shortens the image on screen
     request_json = next(c.value for c in app.code if '"images"' in c.value)
-    assert "chars]" in request_json and image not in request_json
+    shortened = "…[4,920 characters]" if lang == "en" else "…[4.920 caracteres]"  # in the page's language
+    assert shortened in request_json and image not in request_json
 
 
 def test_results_survive_a_visit_to_another_page(monkeypatch, fake_ollama):
