@@ -16,15 +16,15 @@ SAMPLE = pathlib.Path(__file__).resolve().parent.parent / "assets" / "sample-ima
 SOURCES = ("sample", "upload", "camera", "base64")
 
 
-def kept(key: str, default) -> str:
-    """The widget key (`key.w`) for a value that survives a visit to another page: Streamlit
-    forgets the state of widgets a run did not draw, so the page also keeps the value in `key`."""
-    if f"{key}.w" not in st.session_state:
-        st.session_state[f"{key}.w"] = st.session_state.get(key, default)
-    return f"{key}.w"
+def setting(name: str, default) -> str:
+    """The key of a widget whose value outlives a visit to another page (ui.keep_settings)."""
+    key = f"vision.setting.{name}"
+    st.session_state.setdefault(key, default)
+    return key
 
 
 def keep_file(source: str) -> None:
+    """Uploaded bytes are kept apart: a file widget's value cannot be set back."""
     file = st.session_state.get(f"vision.{source}.w")
     st.session_state[f"vision.{source}"] = None if file is None else file.getvalue()
 
@@ -45,9 +45,8 @@ def image_input(source: str) -> bytes | None:
     elif source == "camera":
         st.camera_input(t("vision.camera.label"), key="vision.camera.w", on_change=keep_file, args=(source,))
     else:
-        text = st.session_state["vision.pasted"] = st.text_area(
-            t("vision.base64.label"), height=120, help=t("vision.base64.help"), key=kept("vision.pasted", ""),
-            placeholder="iVBORw0KGgo…")
+        text = st.text_area(t("vision.base64.label"), height=120, help=t("vision.base64.help"),
+                            key=setting("pasted", ""), placeholder="iVBORw0KGgo…")
         body, prefix = images.strip_data_prefix(text)
         if prefix:
             st.info(t("vision.prefix_removed", prefix=prefix), icon=":material/content_cut:")
@@ -167,16 +166,14 @@ def show_result(result: dict, area) -> None:
 
 
 # ------------------------------------------------------------------------------ the image
-source = st.segmented_control(t("vision.source.label"), SOURCES, required=True, key=kept("vision.source", "sample"),
+source = st.segmented_control(t("vision.source.label"), SOURCES, required=True, key=setting("source", "sample"),
                               format_func={s: t(f"vision.source.{s}") for s in SOURCES}.get)
-st.session_state["vision.source"] = source
 left, right = st.columns(2)
 side = left.select_slider(t("vision.side.label"), images.SIDES, help=t("vision.side.help"),
-                          key=kept("vision.side", images.DEFAULT_SIDE))
+                          key=setting("side", images.DEFAULT_SIDE))
 send_as = right.segmented_control(t("vision.format.label"), ("auto", "JPEG", "PNG"), required=True,
-                                  key=kept("vision.send_as", "auto"), help=t("vision.format.help"),
+                                  key=setting("send_as", "auto"), help=t("vision.format.help"),
                                   format_func={"auto": t("vision.format.auto"), "JPEG": "JPEG", "PNG": "PNG"}.get)
-st.session_state.update({"vision.side": side, "vision.send_as": send_as})
 
 ready = None
 try:
@@ -198,14 +195,13 @@ except OllamaError as error:
 if scan is not None and not scan.vision:
     no_vision_model(scan)
 elif scan is not None:
-    if st.session_state[model_key := kept("vision.model", scan.vision[0])] not in scan.vision:
+    if st.session_state[model_key := setting("model", scan.vision[0])] not in scan.vision:
         st.session_state[model_key] = scan.vision[0]  # that model was deleted meanwhile
     model = st.selectbox(t("vision.model.label"), scan.vision, help=t("vision.model.help"), key=model_key)
     defaults = {i18n.translate(lang, "vision.prompt.default") for lang in i18n.LANGUAGES}
-    if st.session_state[prompt_key := kept("vision.prompt", None)] in defaults | {None}:
+    if st.session_state[prompt_key := setting("prompt", None)] in defaults | {None}:
         st.session_state[prompt_key] = t("vision.prompt.default")  # follows the language until edited
     prompt = st.text_input(t("vision.prompt.label"), key=prompt_key)
-    st.session_state.update({"vision.model": model, "vision.prompt": prompt})
     if st.button(t("vision.describe.button"), type="primary", icon=":material/image_search:",
                  disabled=ready is None, key="vision.describe") and ready is not None:
         area = st.empty()

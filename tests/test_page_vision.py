@@ -33,7 +33,7 @@ def errors(app) -> str:
 
 
 def choose(app, source: str):
-    app.button_group(key="vision.source.w").set_value(source).run()
+    app.button_group(key="vision.setting.source").set_value(source).run()
     assert not app.exception, [e.value for e in app.exception]
     return app
 
@@ -68,8 +68,8 @@ def test_course_sample_described_by_llava(monkeypatch, fake_ollama, lang, prompt
     received, sent, prompt_eval, changed = labels
     assert metrics(app)[received] == "3.6 KB" and metrics(app)[sent] == "3.7 KB"
     assert f"**{changed}**" in markdown(app)
-    assert app.text_input(key="vision.prompt.w").value == prompt
-    assert app.selectbox(key="vision.model.w").options == ["llava:latest"]  # gemma:2b cannot see
+    assert app.text_input(key="vision.setting.prompt").value == prompt
+    assert app.selectbox(key="vision.setting.model").options == ["llava:latest"]  # gemma:2b cannot see
     describe(app)
     assert LLAVA_START in markdown(app)
     body = fake_ollama.bodies("/api/generate")[-1]
@@ -94,7 +94,7 @@ def test_results_survive_a_visit_to_another_page(monkeypatch, fake_ollama):
     assert LLAVA_START not in markdown(app)
     app.switch_page(PAGE).run()
     assert LLAVA_START in markdown(app)
-    assert app.button_group(key="vision.source.w").value == "upload"
+    assert app.button_group(key="vision.setting.source").value == "upload"
     assert metrics(app)["Received"] == f"{len(jpeg()) / 1000:.1f} KB"  # the uploaded photo is still there
     assert len(fake_ollama.bodies("/api/generate")) == 1  # coming back does not describe again
 
@@ -127,7 +127,7 @@ def test_bad_upload_gives_a_clear_message(monkeypatch, fake_ollama, name, data, 
 def test_pasted_base64_with_the_data_prefix(monkeypatch, fake_ollama):
     sample = base64.b64encode(open("assets/sample-imagen1.png", "rb").read()).decode()
     app = choose(vision_page(monkeypatch, fake_ollama.url, "es"), "base64")
-    app.text_area(key="vision.pasted.w").set_value(f"data:image/png;base64,{sample}").run()
+    app.text_area(key="vision.setting.pasted").set_value(f"data:image/png;base64,{sample}").run()
     assert any("Se ha quitado `data:image/png;base64,`" in i.value for i in app.info)
     assert "Se han decodificado 4,864 caracteres de base64 en 3.6 KB de bytes" in texts(app)
     assert metrics(app)["Enviada"] == "3.7 KB"
@@ -138,9 +138,9 @@ def test_pasted_base64_with_the_data_prefix(monkeypatch, fake_ollama):
 
 def test_pasted_invalid_base64(monkeypatch, fake_ollama):
     app = choose(vision_page(monkeypatch, fake_ollama.url), "base64")
-    app.text_area(key="vision.pasted.w").set_value("iVBORw0KGgo!AAAA").run()
+    app.text_area(key="vision.setting.pasted").set_value("iVBORw0KGgo!AAAA").run()
     assert "Not valid base64: character `!` at position 11" in errors(app)
-    app.text_area(key="vision.pasted.w").set_value("iVBORw0KG").run()
+    app.text_area(key="vision.setting.pasted").set_value("iVBORw0KG").run()
     assert "Incomplete base64: 9 characters" in errors(app)
 
 
@@ -204,9 +204,9 @@ def test_camera_photo(monkeypatch, fake_ollama):
 
 def test_prompt_follows_the_language_until_edited(monkeypatch, fake_ollama):
     app = vision_page(monkeypatch, fake_ollama.url, "es")
-    assert app.text_input(key="vision.prompt.w").value == "¿Describe la imagen?"
+    assert app.text_input(key="vision.setting.prompt").value == "¿Describe la imagen?"
     app.sidebar.button_group(key="app.lang_input").set_value("en").run()
-    assert app.text_input(key="vision.prompt.w").value == "Describe the image."
-    app.text_input(key="vision.prompt.w").set_value("What animal is this?").run()
+    assert app.text_input(key="vision.setting.prompt").value == "Describe the image."
+    app.text_input(key="vision.setting.prompt").set_value("What animal is this?").run()
     app.sidebar.button_group(key="app.lang_input").set_value("es").run()
-    assert app.text_input(key="vision.prompt.w").value == "What animal is this?"
+    assert app.text_input(key="vision.setting.prompt").value == "What animal is this?"
