@@ -99,7 +99,8 @@ def check(response: requests.Response) -> None:
         body = response.json()
         assert list(body) == ["error"] and isinstance(body["error"], str) and body["error"]
         return
-    lines = [json.loads(line) for line in response.text.splitlines()] if response.text else []
+    # split on "\n" only: str.splitlines would also cut at U+0085 or U+2028 inside a JSON string
+    lines = [json.loads(line) for line in response.content.split(b"\n") if line]
     assert all(line for line in lines)
     if lines and "error" in lines[-1]:  # an error after the stream started (pull of an unknown model)
         assert lines[-1]["error"]

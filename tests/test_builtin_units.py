@@ -94,3 +94,10 @@ def test_an_unwritable_cache_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("OCC_CACHE_DIR", str(blocker))
     with pytest.raises(model.ModelUnavailable, match="OCC_CACHE_DIR"):
         model.ensure_gguf()
+
+
+def test_json_lines_escape_line_separators_as_go_does():
+    from lib.builtin_server.server import _dumps
+    line = _dumps({"response": "a\u2028b\u2029c\x85d"})
+    assert b"\\u2028" in line and b"\\u2029" in line and b"\n" not in line
+    assert json.loads(line)["response"] == "a\u2028b\u2029c\x85d"

@@ -473,7 +473,9 @@ def _final(name: str, chat: bool, text: str, final: Final) -> dict:
 
 
 def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # Go's encoder escapes U+2028 and U+2029; so do we, for clients that split lines on them
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode("utf-8")
 
 
 Route = Callable[[Handler], None]

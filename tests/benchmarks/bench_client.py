@@ -5,14 +5,13 @@ The server sends 20,000 generate chunks, each its own HTTP chunk as Ollama sends
 precomputed buffer, so the time measured is the client's reading and parsing.
 """
 import json
-import statistics
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
 from lib.client import OllamaClient
+from tests.benchmarks import alternate_medians
 
 CHUNKS = 20_000
 ROUNDS = 7
@@ -69,16 +68,8 @@ def main() -> None:
     url = f"http://127.0.0.1:{server.server_address[1]}"
     client = OllamaClient(url)
     assert plain(url) == through_client(client) == CHUNKS + 1  # warm up, and both read everything
-    plain_times, client_times = [], []
-    for _ in range(ROUNDS):
-        started = time.perf_counter()
-        plain(url)
-        plain_times.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        through_client(client)
-        client_times.append(time.perf_counter() - started)
+    plain_s, client_s = alternate_medians((lambda: plain(url), lambda: through_client(client)), ROUNDS)
     server.shutdown()
-    plain_s, client_s = statistics.median(plain_times), statistics.median(client_times)
     print(f"stream of {CHUNKS} chunks, median of {ROUNDS} alternating rounds:")
     print(f"  requests iter_lines + json.loads: {plain_s * 1000:.1f} ms")
     print(f"  lib/client.py:                    {client_s * 1000:.1f} ms")

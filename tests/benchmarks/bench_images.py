@@ -11,12 +11,11 @@ prepare() asks for the aspect-kept target times the same gap (2048x1365), which 
 decode at 1/2 scale.
 """
 import io
-import statistics
-import time
 
 from PIL import Image
 
 from lib import images
+from tests.benchmarks import alternate_medians
 
 SIZE = (6000, 4000)  # 24 megapixels
 ROUNDS = 9
@@ -43,21 +42,10 @@ def through_prepare(data: bytes) -> bytes:
     return images.prepare(data).data
 
 
-def alternate_medians(functions, argument, rounds: int) -> list[float]:
-    """Median seconds of each function, called in turn `rounds` times (so drifts hit all alike)."""
-    times = [[] for _ in functions]
-    for _ in range(rounds):
-        for function, spent in zip(functions, times):
-            started = time.perf_counter()
-            function(argument)
-            spent.append(time.perf_counter() - started)
-    return [statistics.median(spent) for spent in times]
-
-
 def main() -> None:
     data = photo()
     assert Image.open(io.BytesIO(pillow_thumbnail(data))).size == Image.open(io.BytesIO(through_prepare(data))).size
-    plain_s, prepare_s = alternate_medians((pillow_thumbnail, through_prepare), data, ROUNDS)
+    plain_s, prepare_s = alternate_medians((lambda: pillow_thumbnail(data), lambda: through_prepare(data)), ROUNDS)
     print(f"{SIZE[0]}x{SIZE[1]} JPEG ({len(data) / 1e6:.1f} MB) to a {images.DEFAULT_SIDE}-pixel JPEG, "
           f"median of {ROUNDS} alternating rounds:")
     print(f"  Pillow thumbnail + save: {plain_s * 1000:.1f} ms")
