@@ -97,13 +97,19 @@ def forget_server_lists() -> None:
     _tags.clear()
 
 
-def _apply_server() -> None:
-    typed = st.session_state.get("app.server_input", "")
+def _server_input() -> None:
+    """The server box. Keyed by the URL in use, so after a change it starts again from the new
+    URL; a value that differs from the URL in use is what the student typed, checked every run."""
+    current = client().base_url
+    typed = st.text_input(t("sidebar.server"), value=current, key=f"app.server_input.{current}",
+                          help=t("sidebar.server_help"))
+    if typed.strip() == current:
+        return
     try:
         st.session_state[URL_KEY] = check_host(typed, AllowList.from_env())
-        st.session_state.pop("app.server_error", None)
+        st.rerun()
     except HostError as error:
-        st.session_state["app.server_error"] = error
+        show_error(error, key="sidebar")
 
 
 def _apply_language() -> None:
@@ -132,11 +138,7 @@ def sidebar() -> None:
         st.segmented_control(t("sidebar.language"), options=list(i18n.LANGUAGES),
                              format_func=LANGUAGE_NAMES.get, default=current,
                              key="app.lang_input", on_change=_apply_language)
-        st.session_state.setdefault("app.server_input", client().base_url)
-        st.text_input(t("sidebar.server"), key="app.server_input", on_change=_apply_server,
-                      help=t("sidebar.server_help"))
-        if error := st.session_state.get("app.server_error"):
-            show_error(error, key="sidebar")
+        _server_input()
         st.caption(t("sidebar.server_in_use", url=client().base_url))
         status_badge(server_status())
 

@@ -112,17 +112,17 @@ def test_guide_check_buttons(monkeypatch, fake_ollama):
 
 def test_sidebar_refuses_bad_hosts_and_keeps_the_current_one(monkeypatch, fake_ollama):
     app = open_app(monkeypatch, fake_ollama.url)
-    app.text_input(key="app.server_input").set_value("localhost:abc").run()
+    app.sidebar.text_input[0].set_value("localhost:abc").run()
     assert any("The port in \"localhost:abc\" is not valid" in e.value for e in app.sidebar.error)
     assert f"Address: `{fake_ollama.url}`" in texts(app)
-    app.text_input(key="app.server_input").set_value("ftp://x").run()
+    app.sidebar.text_input[0].set_value("ftp://x").run()
     assert any("is not an HTTP address" in e.value for e in app.sidebar.error)
 
 
 def test_sidebar_changes_the_server_for_the_session(monkeypatch, fake_ollama, closed_port):
     app = open_app(monkeypatch, closed_port)
     assert metrics(app)["Reachable"] == "No"
-    app.text_input(key="app.server_input").set_value(fake_ollama.url.removeprefix("http://")).run()
+    app.sidebar.text_input[0].set_value(fake_ollama.url.removeprefix("http://")).run()
     assert metrics(app)["Reachable"] == "Yes" and f"Address: `{fake_ollama.url}`" in texts(app)
     assert not app.sidebar.error
 
@@ -130,7 +130,7 @@ def test_sidebar_changes_the_server_for_the_session(monkeypatch, fake_ollama, cl
 def test_allow_list_refuses_other_servers(monkeypatch, fake_ollama):
     app = open_app(monkeypatch, fake_ollama.url, "es",
                    env={"COMPANION_ALLOWED_HOSTS": fake_ollama.url})
-    app.text_input(key="app.server_input").set_value("169.254.169.254:80").run()
+    app.sidebar.text_input[0].set_value("169.254.169.254:80").run()
     assert any("no puede usar" in e.value for e in app.sidebar.error)
     assert not [r for r in fake_ollama.requests if "169.254" in r[1]]
     assert f"Dirección: `{fake_ollama.url}`" in texts(app)

@@ -54,3 +54,23 @@ def test_browser_locale_picks_the_language(dashboard, browser, fake_ollama):
     wait_for_app(page)
     assert page.locator("h1").first.inner_text() == "Servidor Ollama"
     context.close()
+
+
+def test_changing_the_server_in_the_sidebar_lasts_across_pages(dashboard, page, fake_ollama, closed_port):
+    board = dashboard(closed_port)
+    page.goto(f"{board.url}/?lang=en")
+    wait_for_app(page)
+    box = page.locator('[data-testid="stSidebar"] input[type="text"]')
+    box.fill("localhost:abc")
+    box.press("Enter")
+    page.get_by_text('The port in "localhost:abc" is not valid').wait_for()
+    box.fill(fake_ollama.url)
+    box.press("Enter")
+    page.get_by_text("Ollama 0.33.0 ·").wait_for()
+    for name in ("Chat", "Options & seed lab", "Server"):
+        page.locator('[data-testid="stSidebarNav"] a', has_text=name).click()
+        page.locator("h1").filter(has_text=name.split(" ")[0]).first.wait_for()
+        page.get_by_text("Ollama 0.33.0 ·").wait_for()
+        assert page.locator('[data-testid="stSidebar"] [data-testid="stAlert"]').count() == 0
+    assert page.locator('[data-testid="stSidebar"] input[type="text"]').input_value() == fake_ollama.url
+    assert_no_exception(page)

@@ -40,6 +40,7 @@ def test_upload_prepare_and_describe(dashboard, page, fake_ollama, tmp_path):
     page.locator('[data-testid="stSidebarNav"] a', has_text="Image description").click()
     page.get_by_role("paragraph").filter(has_text="The image shows a playful, black and white line drawing").wait_for()
     page.get_by_text("Downscaled from 3000×2000 to 1024×683 (longest side 1024 px).").wait_for()
-    assert page.locator('[data-testid="stAlert"]').count() == 0  # no widget-state warnings either
+    alerts = page.locator("[data-testid=\"stAlert\"]").all_inner_texts()
+    assert alerts == []  # no widget-state warnings either
     assert_no_exception(page)
     assert len(fake_ollama.bodies("/api/generate")) == 1
