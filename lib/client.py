@@ -220,10 +220,13 @@ class Stream:
                     yield chunk
             if pending.strip():
                 raise MalformedResponse(f"line {count + 1} does not end with a newline", exchange)
-        except requests.exceptions.RequestException as exc:
-            raise _transport_error(exc, exchange) from None
-        except OllamaError as exc:
-            exchange.error = exc.message
+        except Exception as exc:
+            if self.stopped:
+                return  # closed on purpose (Stop): what arrived is in self.parts
+            if isinstance(exc, requests.exceptions.RequestException):
+                raise _transport_error(exc, exchange) from None
+            if isinstance(exc, OllamaError):
+                exchange.error = exc.message
             raise
         finally:
             exchange.line_count += count

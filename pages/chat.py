@@ -10,8 +10,22 @@ ui.ensure_app_frame()
 t = ui.t
 ui.page_title("chat")
 client = ui.client()
-TURNS, PENDING, ERROR = "chat.turns", "chat.pending", "chat.error"
+TURNS, PENDING, ERROR, LIVE = "chat.turns", "chat.pending", "chat.error", "chat.live"
 turns: list[chat.Turn] = st.session_state.setdefault(TURNS, [])
+
+
+def settle_live_answer() -> None:
+    """A new run while an answer streams (Stop, or any other click) ends that answer here.
+
+    Streamlit 1.67 starts the new run before the old one has stopped, so the old run cannot be
+    the one that records the partial answer: this run closes its stream and keeps what arrived."""
+    if live := st.session_state.pop(LIVE, None):
+        stream, turn = live
+        stream.close()
+        turn.content, turn.stopped, turn.exchange = stream.text, True, stream.exchange
+
+
+settle_live_answer()
 
 
 def fmt(value, pattern="{:.2f}") -> str:
@@ -158,7 +172,10 @@ def answer() -> None:
                 stop_area.button(t("chat.stop"), key="chat.stop", icon=":material/stop_circle:")
                 stream = send(stream=True)
                 turns.append(turn)
+                st.session_state[LIVE] = (stream, turn)
                 st.write_stream(stream.texts())
+                if stream.stopped:  # settled by the run that the Stop click started
+                    return
                 final, exchange, turn.content = stream.final, stream.exchange, stream.text
             else:
                 with st.spinner(t("chat.waiting")):
@@ -178,7 +195,9 @@ def answer() -> None:
         st.session_state[ERROR] = error
     finally:
         if stream is not None:
-            if not finished:
+            if st.session_state.get(LIVE, (None,))[0] is stream:
+                del st.session_state[LIVE]
+            if not finished and not turn.stopped:  # interrupted: another page, say
                 turn.content, turn.stopped, turn.exchange = stream.text, True, stream.exchange
             stream.close()
     st.rerun()  # draw the answer in the history, with its numbers and its HTTP

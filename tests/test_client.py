@@ -80,6 +80,29 @@ def test_closing_a_stream_disconnects(client, fake_ollama):
     assert stream.stopped and stream.text == "El cielo no"
 
 
+def test_closing_a_stream_from_another_thread_ends_it_quietly(client, fake_ollama):
+    """What Stop does in the dashboard: the next script run closes the stream the old one reads."""
+    fake_ollama.stream("POST", "/api/generate", fixture_lines("generate-stream"), delay=0.05)
+    stream = client.generate("gemma:2b", "x")
+    seen, errors = [], []
+
+    def read():
+        try:
+            seen.extend(stream.texts())
+        except BaseException as error:  # noqa: BLE001 - the test asserts there is none
+            errors.append(error)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    deadline = time.monotonic() + 5
+    while len(stream.parts) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stream.close()
+    reader.join(timeout=5)
+    assert not reader.is_alive() and errors == []
+    assert stream.stopped and 3 <= len(stream.parts) < 24 and "".join(seen) == stream.text
+
+
 @pytest.mark.parametrize("message", ["model 'llama9' not found",
                                      'model "llama9" not found, try pulling it first'])
 def test_model_not_found_in_both_message_forms(client, fake_ollama, message):

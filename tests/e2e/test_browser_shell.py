@@ -21,8 +21,8 @@ def test_deep_link_on_a_fresh_server_gets_the_full_frame(dashboard, page, closed
     page.wait_for_selector('[data-testid="stSidebarNav"] a')
     assert [label.splitlines()[-1].strip() for label in nav_labels(page)] == PAGE_TITLES_ES  # icon name first
     sidebar = page.locator('[data-testid="stSidebar"]')
-    assert sidebar.get_by_text("Servidor Ollama").count() >= 1  # app.py's sidebar is there
-    assert sidebar.get_by_text("Sin respuesta").count() == 1
+    sidebar.get_by_text("Servidor Ollama").first.wait_for()  # app.py's sidebar is there
+    sidebar.get_by_text("Sin respuesta").wait_for()
     assert "lang=es" in page.url
     assert_no_exception(page)
 
