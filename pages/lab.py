@@ -10,7 +10,7 @@ ui.ensure_app_frame()
 t = ui.t
 ui.page_title("lab")
 client = ui.client()
-RUNS, PLAN, NEXT, SETTINGS = "lab.runs", "lab.plan", "lab.next", "lab.experiment"
+RUNS, PLAN, NEXT, SETTINGS, RUNNER = "lab.runs", "lab.plan", "lab.next", "lab.experiment", "lab.runner"
 runs: list[lab.Run] = st.session_state.setdefault(RUNS, [])
 
 # ------------------------------------------------------------------------------ experiment
@@ -98,8 +98,10 @@ if cancelled := st.session_state.pop("lab.cancelled", None):
 # ------------------------------------------------------------------------------ running
 def run_plan() -> None:
     """Run what is left of the plan. Results are stored run by run, so an error, Cancel or a
-    visit to another page loses nothing; coming back to this page carries on."""
+    visit to another page loses nothing; coming back to this page carries on. Streamlit 1.67 may
+    start the next script run before this one stops: the newest run owns the plan (`RUNNER`)."""
     planned, settings = st.session_state[PLAN], st.session_state[SETTINGS]
+    owner = st.session_state[RUNNER] = object()
     st.button(t("lab.cancel"), on_click=cancel, icon=":material/cancel:", key="lab.cancel")
     bar, gone = st.progress(0.0), set()
     while (index := st.session_state[NEXT]) < len(planned):
@@ -108,7 +110,7 @@ def run_plan() -> None:
                      model=step.model, condition=step.condition.name, repetition=step.repetition))
         chosen = {**step.condition.options, "num_predict": settings["num_predict"]}
         cold = settings["alternate"] and step.repetition % 2 == 1
-        started = None
+        started, stop = None, False
         try:
             if step.model in gone:
                 raise ModelNotFound(t("lab.skipped"), 404, step.model)
@@ -116,19 +118,21 @@ def run_plan() -> None:
                 client.unload(step.model)
             started = time.perf_counter()
             answer = client.generate(step.model, settings["prompt"], stream=False, options=chosen)
-            runs.append(lab.finished_run(step, chosen, cold, answer, time.perf_counter() - started))
+            result = lab.finished_run(step, chosen, cold, answer, time.perf_counter() - started)
         except OllamaError as error:
-            wall = time.perf_counter() - started if started else None
-            runs.append(lab.failed_run(step, chosen, cold, error.message, wall))
+            result = lab.failed_run(step, chosen, cold, error.message,
+                                    time.perf_counter() - started if started else None)
             if isinstance(error, ModelNotFound):
                 gone.add(step.model)  # the rest of its runs are marked failed without asking again
             if isinstance(error, (CannotConnect, RequestTimeout)):
-                st.session_state.pop(PLAN, None)
-                st.session_state["lab.error"] = error
-                break
+                st.session_state["lab.error"], stop = error, True
+        if st.session_state.get(RUNNER) is not owner or st.session_state.get(PLAN) is not planned:
+            return  # a newer run took over (or Cancel): it does this step itself
+        runs.append(result)
         st.session_state[NEXT] = index + 1
-    else:
-        st.session_state.pop(PLAN, None)
+        if stop:
+            break
+    st.session_state.pop(PLAN, None)
     st.rerun()
 
 
