@@ -1,21 +1,26 @@
-"""`make bench`: run every tests/benchmarks/bench_*.py module's main() in one process, in name order.
+"""`make bench`: run every tests/benchmarks/bench_*.py module's main(), each in a process of its
+own (one benchmark's threads or memory must not weigh on the next), in name order.
 
 Each benchmark prints the ratios it measured in this run; nothing here asserts a speed.
 """
-import importlib
+import pathlib
 import pkgutil
+import subprocess
 import sys
 
 import tests.benchmarks as package
 
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
 
 def main() -> int:
     names = sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.name.startswith("bench_"))
-    selected = [n for n in names if not sys.argv[1:] or n in sys.argv[1:]]
-    for name in selected:
+    failed = 0
+    for name in [n for n in names if not sys.argv[1:] or n in sys.argv[1:]]:
         print(f"== {name}", flush=True)
-        importlib.import_module(f"tests.benchmarks.{name}").main()
-    return 0
+        code = f"import tests.benchmarks.{name} as bench; bench.main()"
+        failed += subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode != 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
