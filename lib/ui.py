@@ -256,6 +256,23 @@ def option_inputs(prefix: str) -> tuple[dict, list]:
     return {**chosen, **extra}, problems
 
 
+def setting(page: str, name: str, default=None) -> str:
+    """The key of a widget whose value outlives a visit to another page (see keep_settings),
+    with its first value: widgets keyed this way get no `value=` of their own."""
+    key = f"{page}.setting.{name}"
+    st.session_state.setdefault(key, default)
+    return key
+
+
+def installed_model_names(error_key: str) -> list[str]:
+    """Names of the installed models; on failure the error is shown and the list is empty."""
+    try:
+        return [m.get("name") for m in installed_tags()[0].get("models") or []]
+    except OllamaError as error:
+        show_error(error, key=error_key)
+        return []
+
+
 def keep_settings() -> None:
     """Widgets' values vanish when their page is not shown; keys with `.setting.` survive (a
     Streamlit idiom: assigning a key to itself turns it into state the page switch keeps)."""

@@ -33,20 +33,14 @@ def fmt(value, pattern="{:.2f}") -> str:
 
 
 # ------------------------------------------------------------------------------ settings
-try:
-    names = [m.get("name") for m in ui.installed_tags()[0].get("models") or []]
-except OllamaError as error:
-    ui.show_error(error, key="chat.tags")
-    names = []
+names = ui.installed_model_names("chat.tags")
 if st.session_state.get("chat.setting.model") not in names:
     st.session_state.pop("chat.setting.model", None)  # another server, or the model was deleted
 top = st.columns([3, 2, 2], vertical_alignment="bottom")
 model = top[0].selectbox(t("chat.model"), names, key="chat.setting.model", placeholder=t("chat.no_models"))
 mode = top[1].radio(t("chat.mode"), ["chat", "generate"], key="chat.setting.mode", horizontal=True,
                     format_func=ui.labels("chat.mode."))
-st.session_state.setdefault("chat.setting.stream", True)  # defaults this way: the keys outlive the page
-st.session_state.setdefault("chat.setting.carry", True)
-streaming = top[2].toggle(t("chat.stream"), key="chat.setting.stream", help=t("chat.stream_help"))
+streaming = top[2].toggle(t("chat.stream"), key=ui.setting("chat", "stream", True), help=t("chat.stream_help"))
 if not names:
     st.page_link("pages/models.py", label=t("chat.go_models"), icon=":material/inventory_2:")
 
@@ -58,7 +52,7 @@ with st.expander(t("chat.settings"), icon=":material/tune:"):
     as_json = row[0].toggle(t("chat.format_json"), key="chat.setting.json", help=t("chat.format_json_help"))
     keep_alive_text = row[1].text_input("keep_alive", key="chat.setting.keep_alive", placeholder="5m",
                                         help=t("chat.keep_alive_help"))
-    carry = row[2].toggle(t("chat.carry_context"), key="chat.setting.carry",
+    carry = row[2].toggle(t("chat.carry_context"), key=ui.setting("chat", "carry", True),
                           help=t("chat.carry_context_help"), disabled=mode != "generate")
 try:
     keep_alive = option_reference.parse_keep_alive(keep_alive_text or "")

@@ -14,27 +14,20 @@ RUNS, PLAN, NEXT, SETTINGS, RUNNER = "lab.runs", "lab.plan", "lab.next", "lab.ex
 runs: list[lab.Run] = st.session_state.setdefault(RUNS, [])
 
 # ------------------------------------------------------------------------------ experiment
-try:
-    names = [m.get("name") for m in ui.installed_tags()[0].get("models") or []]
-except OllamaError as error:
-    ui.show_error(error, key="lab.tags")
-    names = []
-st.session_state.setdefault("lab.setting.prompt", lab.DEFAULT_PROMPT_ES if ui.lang() == "es" else lab.DEFAULT_PROMPT_EN)
-st.session_state.setdefault("lab.setting.ready", list(lab.READY_MADE))
-st.session_state.setdefault("lab.setting.repetitions", 5)
-st.session_state.setdefault("lab.setting.num_predict", 48)
+names = ui.installed_model_names("lab.tags")
 st.session_state["lab.setting.models"] = [m for m in st.session_state.get("lab.setting.models", []) if m in names] \
     or names[:1]
 
 st.header(t("lab.build"))
-prompt = st.text_area(t("lab.prompt"), key="lab.setting.prompt", height=70)
+prompt = st.text_area(t("lab.prompt"), height=70, key=ui.setting(
+    "lab", "prompt", lab.DEFAULT_PROMPT_ES if ui.lang() == "es" else lab.DEFAULT_PROMPT_EN))
 row = st.columns([3, 1, 1])
 models = row[0].multiselect(t("lab.models"), names, key="lab.setting.models", help=t("lab.models_help"))
 repetitions = row[1].number_input(t("lab.repetitions"), min_value=0, max_value=100, step=1,
-                                  key="lab.setting.repetitions", help=t("lab.repetitions_help"))
+                                  key=ui.setting("lab", "repetitions", 5), help=t("lab.repetitions_help"))
 num_predict = row[2].number_input("num_predict", min_value=1, max_value=4096, step=8,
-                                  key="lab.setting.num_predict", help=t("lab.num_predict_help"))
-ready = st.multiselect(t("lab.ready"), list(lab.READY_MADE), key="lab.setting.ready",
+                                  key=ui.setting("lab", "num_predict", 48), help=t("lab.num_predict_help"))
+ready = st.multiselect(t("lab.ready"), list(lab.READY_MADE), key=ui.setting("lab", "ready", list(lab.READY_MADE)),
                        format_func=ui.labels("lab.condition."), help=t("lab.ready_help"))
 with st.expander(t("lab.sweep"), icon=":material/linear_scale:"):
     sweep_cols = st.columns([2, 3, 2])

@@ -16,13 +16,6 @@ SAMPLE = pathlib.Path(__file__).resolve().parent.parent / "assets" / "sample-ima
 SOURCES = ("sample", "upload", "camera", "base64")
 
 
-def setting(name: str, default) -> str:
-    """The key of a widget whose value outlives a visit to another page (ui.keep_settings)."""
-    key = f"vision.setting.{name}"
-    st.session_state.setdefault(key, default)
-    return key
-
-
 def keep_file(source: str) -> None:
     """Uploaded bytes are kept apart: a file widget's value cannot be set back."""
     file = st.session_state.get(f"vision.{source}.w")
@@ -46,7 +39,7 @@ def image_input(source: str) -> bytes | None:
         st.camera_input(t("vision.camera.label"), key="vision.camera.w", on_change=keep_file, args=(source,))
     else:
         text = st.text_area(t("vision.base64.label"), height=120, help=t("vision.base64.help"),
-                            key=setting("pasted", ""), placeholder="iVBORw0KGgo…")
+                            key=ui.setting("vision", "pasted", ""), placeholder="iVBORw0KGgo…")
         body, prefix = images.strip_data_prefix(text)
         if prefix:
             st.info(t("vision.prefix_removed", prefix=prefix), icon=":material/content_cut:")
@@ -166,13 +159,13 @@ def show_result(result: dict, area) -> None:
 
 
 # ------------------------------------------------------------------------------ the image
-source = st.segmented_control(t("vision.source.label"), SOURCES, required=True, key=setting("source", "sample"),
+source = st.segmented_control(t("vision.source.label"), SOURCES, required=True, key=ui.setting("vision", "source", "sample"),
                               format_func={s: t(f"vision.source.{s}") for s in SOURCES}.get)
 left, right = st.columns(2)
 side = left.select_slider(t("vision.side.label"), images.SIDES, help=t("vision.side.help"),
-                          key=setting("side", images.DEFAULT_SIDE))
+                          key=ui.setting("vision", "side", images.DEFAULT_SIDE))
 send_as = right.segmented_control(t("vision.format.label"), ("auto", "JPEG", "PNG"), required=True,
-                                  key=setting("send_as", "auto"), help=t("vision.format.help"),
+                                  key=ui.setting("vision", "send_as", "auto"), help=t("vision.format.help"),
                                   format_func={"auto": t("vision.format.auto"), "JPEG": "JPEG", "PNG": "PNG"}.get)
 
 ready = None
@@ -195,11 +188,11 @@ except OllamaError as error:
 if scan is not None and not scan.vision:
     no_vision_model(scan)
 elif scan is not None:
-    if st.session_state[model_key := setting("model", scan.vision[0])] not in scan.vision:
+    if st.session_state[model_key := ui.setting("vision", "model", scan.vision[0])] not in scan.vision:
         st.session_state[model_key] = scan.vision[0]  # that model was deleted meanwhile
     model = st.selectbox(t("vision.model.label"), scan.vision, help=t("vision.model.help"), key=model_key)
     defaults = {i18n.translate(lang, "vision.prompt.default") for lang in i18n.LANGUAGES}
-    if st.session_state[prompt_key := setting("prompt", None)] in defaults | {None}:
+    if st.session_state[prompt_key := ui.setting("vision", "prompt", None)] in defaults | {None}:
         st.session_state[prompt_key] = t("vision.prompt.default")  # follows the language until edited
     prompt = st.text_input(t("vision.prompt.label"), key=prompt_key)
     if st.button(t("vision.describe.button"), type="primary", icon=":material/image_search:",

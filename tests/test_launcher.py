@@ -9,7 +9,8 @@ import time
 import pytest
 import requests
 
-from tests.e2e.conftest import ROOT, free_port
+from tests.e2e.conftest import ROOT
+from tests.plugins.builtin import free_port
 
 
 def wait_until(check, timeout: float = 120) -> bool:

@@ -2,7 +2,6 @@
 Chromium driven by Playwright (it cannot download its own browser here)."""
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 import time
@@ -11,16 +10,12 @@ import pytest
 import requests
 from playwright.sync_api import sync_playwright
 
+from tests.plugins.builtin import free_port
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Dashboard:

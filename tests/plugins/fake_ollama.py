@@ -271,8 +271,5 @@ def fake_ollama(_fake_server):
 @pytest.fixture
 def closed_port():
     """A local port where nothing listens: connection refused."""
-    import socket
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    from tests.plugins.builtin import free_port
+    return f"http://127.0.0.1:{free_port()}"
