@@ -63,7 +63,8 @@ def installed(tag: str, names) -> bool:
 
 
 def is_local(url: str) -> bool:
-    return (urlsplit(url).hostname or "") in LOCAL_HOSTS or (urlsplit(url).hostname or "").startswith("127.")
+    host = urlsplit(url).hostname or ""
+    return host in LOCAL_HOSTS or host.startswith("127.")
 
 
 def machine_memory_gb() -> float | None:

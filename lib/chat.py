@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from lib import options as option_reference
 from lib.client import Exchange
 from lib.formatting import seconds, tokens_per_second
+from lib.i18n import Refusal
 
 EXPORT_FORMAT = "ollama-course-companion/chat"
 MAX_IMPORT_BYTES = 5_000_000
@@ -123,11 +124,8 @@ class Imported:
     turns: list[Turn]
 
 
-class ImportRefused(ValueError):
-    def __init__(self, key: str, **values):
-        super().__init__(key)
-        self.key = key
-        self.values = values
+class ImportRefused(Refusal):
+    """A file that is not a chat this page can load."""
 
 
 def import_json(data: bytes) -> Imported:

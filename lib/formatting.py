@@ -13,9 +13,9 @@ def human_bytes(size: int | float | None) -> str:
     size = float(size)
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if abs(size) < 1000 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+            break
         size /= 1000
-    return f"{size:.1f} TB"
+    return f"{size:.0f} B" if unit == "B" else f"{size:.1f} {unit}"
 
 
 def seconds(ns: int | float | None) -> float | None:

@@ -33,6 +33,15 @@ def translate(lang: str, key: str, **values) -> str:
     return key if text is None else text.format(**values)  # literal braces are doubled: {{ }}
 
 
+class Refusal(ValueError):
+    """Input refused with a message to translate: `key` names it, `values` fill its placeholders."""
+
+    def __init__(self, key: str, **values):
+        super().__init__(f"{key} {values}" if values else key)
+        self.key = key
+        self.values = values
+
+
 def pick_language(query_value: str | None, browser_locale: str | None) -> str:
     """`?lang=` wins (a shared link), then the browser's locale, then Spanish."""
     if query_value in LANGUAGES:

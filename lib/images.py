@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from lib.client import OllamaClient, ServerError
+from lib.i18n import Refusal
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")  # JPEG includes MPO (phone cameras)
 UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "gif", "bmp")  # for st.file_uploader
@@ -37,13 +38,8 @@ _WHITESPACE = re.compile(r"\s+")
 _BASE64_CHARS = re.compile(r"[^A-Za-z0-9+/=]")
 
 
-class ImageError(ValueError):
-    """Input that cannot become an image to send. `key` names the translated message."""
-
-    def __init__(self, key: str, **values):
-        super().__init__(f"{key} {values}" if values else key)
-        self.key = key
-        self.values = values
+class ImageError(Refusal):
+    """Input that cannot become an image to send."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 import pandas as pd
 
 from lib.formatting import seconds, tokens_per_second
+from lib.i18n import Refusal
 from lib.options import Problem
 
 DEFAULT_PROMPT_ES = "Explica por qué el cielo es azul, en una frase"
@@ -86,11 +87,8 @@ class Planned:
     repetition: int  # 1-based
 
 
-class PlanRefused(ValueError):
-    def __init__(self, key: str, **values):
-        super().__init__(key)
-        self.key = key
-        self.values = values
+class PlanRefused(Refusal):
+    """An experiment that cannot run as set up."""
 
 
 def plan(prompt: str, models: list[str], conditions: list[Condition], repetitions: int) -> list[Planned]:

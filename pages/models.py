@@ -108,9 +108,8 @@ def copy() -> None:
     ui.forget_server_lists()
 
 
-for key in ("models.name_error",):
-    if refused := st.session_state.pop(key, None):
-        st.error(t(refused.key, name=refused.name), icon=":material/error:")
+if refused := st.session_state.pop("models.name_error", None):
+    st.error(t(refused.key, name=refused.name), icon=":material/error:")
 if error := st.session_state.pop("models.action_error", None):
     ui.show_error(error, key="models.action")
 if done := st.session_state.pop(DONE_KEY, None):
