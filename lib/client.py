@@ -301,6 +301,7 @@ class ServerStatus:
     latency_ms: float | None = None
     builtin: dict | None = None  # the built-in server describes itself in /api/version
     error: OllamaError | None = None
+    exchange: "Exchange | None" = None  # the /api/version call (or the call that failed)
 
 
 class OllamaClient:
@@ -457,10 +458,11 @@ class OllamaClient:
             self.heartbeat()
             version = self.version()
         except OllamaError as exc:
-            return ServerStatus(self.base_url, False, error=exc)
+            return ServerStatus(self.base_url, False, error=exc, exchange=exc.exchange)
         builtin = version.get("builtin")
         return ServerStatus(self.base_url, True, str(version.get("version", "?")),
-                            self.last.elapsed_s * 1000, builtin if isinstance(builtin, dict) else None)
+                            self.last.elapsed_s * 1000, builtin if isinstance(builtin, dict) else None,
+                            exchange=self.last)
 
     def cors_allows(self, origin: str) -> bool:
         """Would a browser page at `origin` be allowed to call this server (`OLLAMA_ORIGINS`)?"""

@@ -40,8 +40,7 @@ def show_check(check: server_checks.Check) -> None:
 # ----------------------------------------------------------------------------- status
 def status_section() -> None:
     client = ui.client()
-    status = ui.server_status(max_age=0)
-    version_call = client.last
+    status = ui.server_status(max_age=1.0)  # fresh, but not asked twice in one run (the sidebar asks too)
     st.markdown(f"{t('server.url')}: `{status.url}`")
     cols = st.columns(3)
     cols[0].metric(t("server.reachable"), t("yes") if status.reachable else t("no"))
@@ -53,7 +52,7 @@ def status_section() -> None:
         return
     if status.builtin:
         st.info(t("server.builtin_note"), icon=":material/memory:")
-    ui.show_http(version_call, key="server.version")
+    ui.show_http(status.exchange, key="server.version")
     loaded_section(client)
 
 

@@ -45,6 +45,7 @@ def test_server_up(monkeypatch, fake_ollama, lang, reachable, loaded):
     page = texts(app)
     assert loaded in page and "`gemma:2b`" in page and "60%/40% CPU/GPU" in page
     assert "Ollama 0.33.0 · " in str([m.value for m in app.sidebar.markdown])
+    assert [path for _, path, _ in fake_ollama.requests].count("/api/version") == 1  # sidebar and page share it
     labels = [e.label for e in app.expander]
     assert any(label.startswith(("Show the HTTP: GET /api/ps → 200", "Ver el HTTP: GET /api/ps → 200"))
                for label in labels)
