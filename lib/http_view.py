@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from lib.client import Exchange
-from lib.formatting import human_duration, tokens_per_second
+from lib.formatting import human_duration
+from lib.generation import Generation
 
 SHORT_BASE64 = 24  # characters of an image kept on screen
 Note = Callable[[str, int], str]  # (kind: "chars" | "tokens", count) -> "4.920 caracteres"
@@ -155,11 +156,10 @@ def explain_final(chunk: dict | None, note: Note) -> list[Field]:
         raw = json.dumps(value, ensure_ascii=False)
         fields.append(Field(name, raw if len(raw) < 80 else raw[:77] + "…", readable,
                             f"field.{name}"))
-    for name, count, duration in (("tokens_per_second", "eval_count", "eval_duration"),
-                                  ("prompt_tokens_per_second", "prompt_eval_count",
-                                   "prompt_eval_duration")):
-        speed = tokens_per_second(chunk.get(count), chunk.get(duration))
+    done = Generation.from_final(chunk)
+    for name, speed, source in (("tokens_per_second", done.tokens_per_second, "eval_count / eval_duration"),
+                                ("prompt_tokens_per_second", done.prompt_tokens_per_second,
+                                 "prompt_eval_count / prompt_eval_duration")):
         if speed is not None:
-            fields.append(Field(name, f"{count} / {duration}", f"{speed:.1f} tokens/s",
-                                f"field.{name}"))
+            fields.append(Field(name, source, f"{speed:.1f} tokens/s", f"field.{name}"))
     return fields

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
-from lib.formatting import seconds, tokens_per_second
+from lib.generation import Generation
 from lib.i18n import Refusal
 from lib.options import Problem
 
@@ -130,15 +130,12 @@ class Run:
 
 
 def finished_run(planned: Planned, options: dict, cold: bool, answer: dict, wall_s: float) -> Run:
+    done = Generation.from_final(answer, wall_s=wall_s)
     return Run(planned.model, planned.condition.name, planned.repetition, options, cold,
-               text=answer.get("response") or "",
-               load_s=seconds(answer.get("load_duration")),
-               prompt_eval_s=seconds(answer.get("prompt_eval_duration")),
-               eval_s=seconds(answer.get("eval_duration")),
-               total_s=seconds(answer.get("total_duration")), wall_s=wall_s,
-               prompt_tokens=answer.get("prompt_eval_count"), output_tokens=answer.get("eval_count"),
-               tokens_per_second=tokens_per_second(answer.get("eval_count"), answer.get("eval_duration")),
-               done_reason=answer.get("done_reason"),
+               text=answer.get("response") or "", load_s=done.load_s,
+               prompt_eval_s=done.prompt_eval_s, eval_s=done.eval_s, total_s=done.total_s,
+               wall_s=wall_s, prompt_tokens=done.prompt_tokens, output_tokens=done.output_tokens,
+               tokens_per_second=done.tokens_per_second, done_reason=done.done_reason,
                raw={k: v for k, v in answer.items() if k != "context"})
 
 
