@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from tests.e2e.conftest import ROOT
+from tests.plugins.apptest import ROOT
 from tests.plugins.builtin import free_port
 
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tests.plugins.fake_ollama import fixture_lines
-from tests.test_page_server import open_app
+from tests.plugins.apptest import open_app
 
 
 def open_chat(monkeypatch, url, lang="en"):

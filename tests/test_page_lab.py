@@ -2,7 +2,7 @@
 (a server that fails in the middle)."""
 import pytest
 
-from tests.test_page_server import open_app
+from tests.plugins.apptest import open_app
 
 
 def open_lab(monkeypatch, url, lang="en"):

@@ -2,7 +2,7 @@
 (pull progress with several layers, pull errors, delete, copy, read-only mode, bad names)."""
 import pytest
 
-from tests.test_page_server import open_app, texts
+from tests.plugins.apptest import open_app, texts
 
 
 def open_models(monkeypatch, url, lang="en", env=None):

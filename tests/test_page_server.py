@@ -1,36 +1,7 @@
 """AppTest: app.py's frame and the Server page with the server up, down and erroring, in both languages."""
-import pathlib
-
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from lib import ui
-
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-
-
-def open_app(monkeypatch, url: str, lang: str = "en", page: str | None = None, env: dict | None = None) -> AppTest:
-    monkeypatch.setenv("OLLAMA_HOST", url)
-    for name, value in (env or {}).items():
-        monkeypatch.setenv(name, value)
-    ui.forget_server_lists()  # Streamlit's cache outlives an AppTest: start each test from the server
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
-    app.query_params["lang"] = lang
-    app.run()
-    if page:
-        app.switch_page(page).run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
-
-
-def texts(app: AppTest) -> str:
-    parts = [e.value for kind in ("markdown", "caption", "error", "success", "warning", "info", "title",
-                                  "header", "subheader", "code") for e in getattr(app, kind)]
-    return "\n".join(str(p) for p in parts)
-
-
-def metrics(app: AppTest) -> dict:
-    return {m.label: m.value for m in app.metric}
+from tests.plugins.apptest import metrics, open_app, texts
 
 
 @pytest.mark.parametrize("lang, reachable, loaded", [("en", "Yes", "Models loaded in memory"),
@@ -76,6 +47,7 @@ def test_server_erroring_on_ps(monkeypatch, fake_ollama):
 
 def test_wrong_port_is_not_ollama(monkeypatch, fake_ollama):
     fake_ollama.raw("GET", "/", b"<html>nginx</html>", "text/html")
+    fake_ollama.raw("GET", "/api/version", b"<html>404 Not Found</html>", "text/html", status=404)
     app = open_app(monkeypatch, fake_ollama.url, "es")
     assert any("no es Ollama" in e.value for e in app.error)
 

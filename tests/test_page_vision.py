@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from tests.plugins.fake_ollama import fixture_lines
-from tests.test_page_server import metrics, open_app, texts
+from tests.plugins.apptest import metrics, open_app, texts
 
 PAGE = "pages/vision.py"
 LLAVA_START = "The image shows a playful, black and white line drawing"

@@ -1,7 +1,7 @@
 """Real Chromium: a chat turn with the recorded server, and Stop on a real generation."""
 import pytest
 
-from tests.e2e.conftest import assert_no_exception, wait_for_app
+from tests.plugins.browser import assert_no_exception, wait_for_app
 
 pytestmark = pytest.mark.browser
 

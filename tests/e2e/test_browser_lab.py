@@ -1,7 +1,7 @@
 """Real Chromium: a small experiment in the lab on the built-in server, with its charts."""
 import pytest
 
-from tests.e2e.conftest import assert_no_exception, wait_for_app
+from tests.plugins.browser import assert_no_exception, wait_for_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.builtin]
 

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import assert_no_exception, wait_for_app
+from tests.plugins.browser import assert_no_exception, wait_for_app
 from tests.plugins.fake_ollama import fixture_lines
 
 pytestmark = pytest.mark.browser

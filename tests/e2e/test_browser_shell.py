@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.e2e.conftest import assert_no_exception, wait_for_app
+from tests.plugins.browser import assert_no_exception, wait_for_app
 
 pytestmark = pytest.mark.browser
 

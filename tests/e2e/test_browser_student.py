@@ -8,7 +8,7 @@ import pathlib
 
 import pytest
 
-from tests.e2e.conftest import assert_no_exception, wait_for_app
+from tests.plugins.browser import assert_no_exception, wait_for_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.builtin]
 SAMPLE = pathlib.Path(__file__).resolve().parents[2] / "assets" / "sample-imagen1.png"

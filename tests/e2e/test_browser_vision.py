@@ -5,7 +5,7 @@ import io
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import assert_no_exception, wait_for_app
+from tests.plugins.browser import assert_no_exception, wait_for_app
 
 pytestmark = pytest.mark.browser
 

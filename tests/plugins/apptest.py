@@ -1,0 +1,42 @@
+"""AppTest helpers every page test uses: open the app on a server, and read what the user sees."""
+from __future__ import annotations
+
+import pathlib
+
+from streamlit.testing.v1 import AppTest
+
+from lib import ui
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+TEXT_ELEMENTS = ("markdown", "caption", "error", "success", "warning", "info", "title", "header",
+                 "subheader", "code")
+
+
+def open_app(monkeypatch, url: str, lang: str = "en", page: str | None = None, env: dict | None = None) -> AppTest:
+    """app.py (the frame) on the server at `url`, optionally switched to `page`, with no exception."""
+    monkeypatch.setenv("OLLAMA_HOST", url)
+    for name, value in (env or {}).items():
+        monkeypatch.setenv(name, value)
+    ui.forget_server_lists()  # Streamlit's cache outlives an AppTest: start each test from the server
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    app.query_params["lang"] = lang
+    app.run()
+    if page:
+        app.switch_page(page).run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def texts(app: AppTest) -> str:
+    """Every text element's value, one per line."""
+    return "\n".join(str(e.value) for kind in TEXT_ELEMENTS for e in getattr(app, kind))
+
+
+def metrics(app: AppTest) -> dict:
+    return {m.label: m.value for m in app.metric}
+
+
+def open_http(app: AppTest, key: str) -> AppTest:
+    """Open the "Show the HTTP" panel drawn with `key` (its content is built only while open)."""
+    app.session_state[f"{key}.open"] = True
+    return app.run()
