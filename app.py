@@ -14,4 +14,4 @@ page = st.navigation([
     st.Page("pages/lab.py", title=ui.t("nav.lab"), icon=":material/science:"),
 ])
 ui.sidebar()
-page.run()
+ui.run_in_frame(page)

@@ -453,10 +453,16 @@ class OllamaClient:
         return self._json("POST", "/api/generate", {"model": model, "keep_alive": 0})
 
     def status(self) -> ServerStatus:
-        """Reachable? Which version? How long does a round trip take?"""
+        """Reachable? Which version? How long does a round trip take? One call (/api/version) when
+        all is well; `GET /` only when that fails, to tell a wrong port from a failing Ollama."""
         try:
-            self.heartbeat()
             version = self.version()
+        except (MalformedResponse, ServerError) as exc:
+            try:
+                self.heartbeat()  # 'Ollama is running': an Ollama whose /api/version failed
+            except OllamaError as not_ollama:
+                exc = not_ollama
+            return ServerStatus(self.base_url, False, error=exc, exchange=exc.exchange)
         except OllamaError as exc:
             return ServerStatus(self.base_url, False, error=exc, exchange=exc.exchange)
         builtin = version.get("builtin")

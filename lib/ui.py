@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pathlib
 import runpy
-import time
+import threading
 
 import streamlit as st
 
@@ -19,24 +19,34 @@ APP_PATH = pathlib.Path(__file__).resolve().parent.parent / "app.py"
 LANG_KEY = "app.lang"
 URL_KEY = "app.server_url"
 CLIENT_KEY = "app.client"
-STATUS_KEY = "app.status"
-STATUS_MAX_AGE_S = 5.0  # the badge re-checks at most this often while the user clicks around
+FLASH_KEY = "app.flash"
+STATUS_MAX_AGE_S = 3.0  # the status is checked at most this often per server, for everyone
 
 LANGUAGE_NAMES = {"es": "Español", "en": "English"}
 
 
 # ------------------------------------------------------------------------------ the frame
+_frame = threading.local()  # script runs happen on their own threads: the mark is per run
+
+
+def run_in_frame(page: st.Page) -> None:
+    """app.py runs the chosen page through this, which marks the run as one app.py drives."""
+    _frame.depth = getattr(_frame, "depth", 0) + 1
+    try:
+        page.run()
+    finally:
+        _frame.depth -= 1
+
+
 def ensure_app_frame() -> None:
-    """Make a deep link get app.py's frame, on a freshly started server too.
+    """Every page calls this first: a deep link must get app.py's frame, on a fresh server too.
 
-    Streamlit 1.67 routes the first session after start-up by its legacy `pages/` discovery until
-    some script calls st.navigation: the page file runs alone, without app.py's sidebar, and the
-    menu lists `app`. A page that finds itself run that way runs app.py instead (whose
-    st.navigation ends the legacy mode and runs this page inside the frame), then stops.
+    With page files in `pages/`, Streamlit routes a link opened before any session has run app.py
+    by its legacy page discovery: the page runs alone, without app.py. A page run that app.py did
+    not mark hands over: it runs app.py (whose st.navigation ends the legacy routing and runs this
+    page inside the frame), then stops.
     """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
+    if not getattr(_frame, "depth", 0):
         runpy.run_path(str(APP_PATH))
         st.stop()
 
@@ -66,18 +76,18 @@ def client() -> OllamaClient:
     current = st.session_state.get(CLIENT_KEY)
     if current is None or current.base_url != url:
         current = st.session_state[CLIENT_KEY] = OllamaClient(url)
-        st.session_state.pop(STATUS_KEY, None)
     return current
 
 
-def server_status(max_age: float = STATUS_MAX_AGE_S) -> ServerStatus:
-    """The server's status, checked again when older than `max_age` seconds."""
-    checked = st.session_state.get(STATUS_KEY)
-    if checked is None or time.monotonic() - checked[0] > max_age \
-            or checked[1].url != client().base_url:
-        checked = (time.monotonic(), client().status())
-        st.session_state[STATUS_KEY] = checked
-    return checked[1]
+@st.cache_resource(ttl=STATUS_MAX_AGE_S, max_entries=64, show_spinner=False)
+def _status(url: str) -> ServerStatus:
+    """One check per server shared by every session: a class of 30 tabs asks once, not 30 times."""
+    return OllamaClient(url).status()
+
+
+def server_status() -> ServerStatus:
+    """The server's status, at most STATUS_MAX_AGE_S seconds old."""
+    return _status(client().base_url)
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -93,8 +103,9 @@ def installed_tags() -> tuple[dict, Exchange]:
 
 
 def forget_server_lists() -> None:
-    """After a pull, delete or copy: the next listing asks the server again."""
+    """After a pull, delete or copy (and between tests): the next listing asks the server again."""
     _tags.clear()
+    _status.clear()
 
 
 def _server_input() -> None:
@@ -143,6 +154,26 @@ def sidebar() -> None:
         status_badge(server_status())
 
 
+# ---------------------------------------------------------------------------- messages
+def flash(kind: str, text: str, icon: str | None = None) -> None:
+    """A message for the next run to show (a callback's result): `kind` is success, info,
+    warning or error. Shown under the page title by `show_flashes`."""
+    st.session_state.setdefault(FLASH_KEY, []).append((kind, text, icon))
+
+
+def flash_error(error: Exception, key: str) -> None:
+    """An error for the next run to explain with `show_error`."""
+    st.session_state.setdefault(FLASH_KEY, []).append(("exception", error, key))
+
+
+def show_flashes() -> None:
+    for kind, payload, extra in st.session_state.pop(FLASH_KEY, []):
+        if kind == "exception":
+            show_error(payload, key=extra)
+        else:
+            getattr(st, kind)(payload, icon=extra)
+
+
 # ---------------------------------------------------------------------------- errors
 def show_error(error: Exception, key: str) -> None:
     """What happened and what to do, in the user's language; never a traceback."""
@@ -160,25 +191,31 @@ def show_error(error: Exception, key: str) -> None:
 
 # ----------------------------------------------------------------------- show the HTTP
 def show_http(exchange: Exchange, key: str, expanded: bool = False) -> None:
-    """The call as HTTP: request JSON, curl, Python, raw response, final fields explained."""
+    """The call as HTTP: request JSON, curl, Python, raw response, final fields explained.
+
+    Built only while open (a keyed expander reruns when toggled), and downloads are made on click:
+    a chat of 200 answers sends 200 closed labels, not 200 copies of the whole history."""
     status = exchange.status if exchange.status is not None else "—"
-    with st.expander(t("http.title", method=exchange.method, path=exchange.path, status=status),
-                     expanded=expanded, icon=":material/http:"):
+    panel = st.expander(t("http.title", method=exchange.method, path=exchange.path, status=status),
+                        expanded=expanded, icon=":material/http:", key=f"{key}.open", on_change="rerun")
+    if not panel.open:
+        return
+    with panel:
         tabs = st.tabs([t("http.request"), "curl", "Python", t("http.response"), t("http.fields")])
         with tabs[0]:
             if exchange.body is None:
                 st.caption(t("http.no_body", method=exchange.method))
             else:
                 st.code(http_view.request_json(exchange, note), language="json")
-                _download(t("http.download_json"), http_view.request_json(exchange),
+                _download(t("http.download_json"), lambda: http_view.request_json(exchange),
                           "request.json", f"{key}.json")
         with tabs[1]:
             st.code(http_view.curl_command(exchange, note), language="bash")
-            _download(t("http.download_curl"), http_view.curl_command(exchange), "request.sh",
+            _download(t("http.download_curl"), lambda: http_view.curl_command(exchange), "request.sh",
                       f"{key}.curl")
         with tabs[2]:
             st.code(http_view.python_code(exchange, note), language="python")
-            _download(t("http.download_python"), http_view.python_code(exchange), "request.py",
+            _download(t("http.download_python"), lambda: http_view.python_code(exchange), "request.py",
                       f"{key}.py")
         with tabs[3]:
             text, hidden = http_view.response_text(exchange, note)
@@ -210,7 +247,8 @@ def note(kind: str, count: int) -> str:
     return t(f"http.note.{kind}", count=grouped)
 
 
-def _download(label: str, data: str, file_name: str, key: str) -> None:
+def _download(label: str, data, file_name: str, key: str) -> None:
+    """`data` may be a function: then the file is made only when the button is clicked."""
     st.download_button(label, data, file_name=file_name, key=key, icon=":material/download:",
                        on_click="ignore")
 
@@ -281,5 +319,7 @@ def keep_settings() -> None:
 
 
 def page_title(key: str) -> None:
+    """The page's title and summary, then the messages left by the last run's callbacks."""
     st.title(t(f"{key}.title"))
     st.caption(t(f"{key}.summary"))
+    show_flashes()

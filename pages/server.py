@@ -40,7 +40,7 @@ def show_check(check: server_checks.Check) -> None:
 # ----------------------------------------------------------------------------- status
 def status_section() -> None:
     client = ui.client()
-    status = ui.server_status(max_age=1.0)  # fresh, but not asked twice in one run (the sidebar asks too)
+    status = ui.server_status()  # the sidebar's check: not asked twice in one run
     st.markdown(f"{t('server.url')}: `{status.url}`")
     cols = st.columns(3)
     cols[0].metric(t("server.reachable"), t("yes") if status.reachable else t("no"))

@@ -201,8 +201,14 @@ def test_server_that_accepts_but_never_answers(fake_ollama):
         assert time.perf_counter() - started < 2
 
 
+def test_status_asks_only_the_version_when_all_is_well(client, fake_ollama):
+    assert client.status().reachable
+    assert [path for _, path, _ in fake_ollama.requests] == ["/api/version"]
+
+
 def test_wrong_port_is_not_ollama(client, fake_ollama):
     fake_ollama.raw("GET", "/", b"<html><body>Welcome to nginx!</body></html>", "text/html")
+    fake_ollama.raw("GET", "/api/version", b"<html>404 Not Found</html>", "text/html", status=404)
     with pytest.raises(NotOllama):
         client.heartbeat()
     status = client.status()
