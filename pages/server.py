@@ -1,36 +1,13 @@
 """1. The server: is it there, what is loaded, how to install and start it, what went wrong."""
 import streamlit as st
 
-from lib import server_checks, server_log, ui
+from lib import server_checks, server_guide, server_log, ui
 from lib.client import OllamaError
 from lib.hosts import AllowList
 
 ui.ensure_app_frame()
 t = ui.t
 ui.page_title("server")
-
-INSTALL = {  # per OS: the command (or download) that installs Ollama
-    "linux": ("bash", "curl -fsSL https://ollama.com/install.sh | sh"),
-    "macos": ("bash", "brew install ollama"),
-    "windows": ("powershell", "winget install Ollama.Ollama"),
-    "docker": ("bash", "docker run -d -v ollama:/root/.ollama -p 11434:11434 --name ollama ollama/ollama"),
-}
-SERVE = {
-    "linux": "ollama serve\nsystemctl status ollama",
-    "macos": "ollama serve",
-    "windows": "ollama serve",
-    "docker": "docker logs -f ollama",
-}
-FIRST_MODEL = {"docker": "docker exec -it ollama ollama pull gemma3:1b"}
-SHARE = {  # OLLAMA_HOST=0.0.0.0 listens on every interface; OLLAMA_ORIGINS lets browser pages call it
-    "linux": 'OLLAMA_HOST=0.0.0.0 OLLAMA_ORIGINS="*" ollama serve\n\n'
-             "sudo systemctl edit ollama\n"
-             '[Service]\nEnvironment="OLLAMA_HOST=0.0.0.0"\nEnvironment="OLLAMA_ORIGINS=*"',
-    "macos": 'launchctl setenv OLLAMA_HOST "0.0.0.0"\nlaunchctl setenv OLLAMA_ORIGINS "*"',
-    "windows": 'setx OLLAMA_HOST "0.0.0.0"\nsetx OLLAMA_ORIGINS "*"',
-    "docker": 'docker run -d -v ollama:/root/.ollama -p 0.0.0.0:11434:11434 -e OLLAMA_ORIGINS="*" '
-              "--name ollama ollama/ollama",
-}
 
 
 def show_check(check: server_checks.Check) -> None:
@@ -62,7 +39,7 @@ def unload(model: str) -> None:
         ui.client().unload(model)
         st.toast(t("server.unloaded", model=model), icon=":material/eject:")
     except OllamaError as error:
-        st.session_state["server.unload_error"] = error
+        ui.flash_error(error, key="server.unload")
 
 
 def loaded_section(client) -> None:
@@ -84,8 +61,7 @@ def loaded_section(client) -> None:
         until.write(ui.age(row.until, future=True))
         action.button(t("server.unload"), key=f"unload.{row.name}", icon=":material/eject:",
                       on_click=unload, args=(row.name,))
-    if error := st.session_state.pop("server.unload_error", None):
-        ui.show_error(error, key="server.unload")
+    ui.show_flashes()  # a click in this fragment reruns only the fragment, not the page title
     ui.show_http(ps_exchange, key="server.ps")
 
 
@@ -95,27 +71,26 @@ st.fragment(run_every=5 if auto else None)(status_section)()
 # ----------------------------------------------------------------------------- guide
 st.header(t("guide.title"))
 st.caption(t("guide.summary"))
-systems = ["linux", "macos", "windows", "docker"]
-for system, tab in zip(systems, st.tabs([t(f"guide.os.{s}") for s in systems])):
+for system, tab in zip(server_guide.SYSTEMS, st.tabs([t(f"guide.os.{s}") for s in server_guide.SYSTEMS])):
+    guide = server_guide.GUIDE[system]
     with tab:
         st.markdown(f"**1. {t('guide.install')}**  \n{t(f'guide.install.{system}')}")
-        language, command = INSTALL[system]
-        st.code(command, language=language)
+        st.code(guide.install, language=guide.install_language)
         if st.button(t("guide.check"), key=f"check.cli.{system}"):
             show_check(server_checks.check_cli())
 
         st.markdown(f"**2. {t('guide.serve')}**  \n{t('guide.serve.text')}")
-        st.code(SERVE[system], language="bash")
+        st.code(guide.serve, language="bash")
         if st.button(t("guide.check"), key=f"check.serve.{system}"):
             show_check(server_checks.check_server(ui.client()))
 
         st.markdown(f"**3. {t('guide.pull')}**  \n{t('guide.pull.text')}")
-        st.code(FIRST_MODEL.get(system, "ollama pull gemma3:1b\nollama list"), language="bash")
+        st.code(guide.first_model, language="bash")
         if st.button(t("guide.check"), key=f"check.models.{system}"):
             show_check(server_checks.check_models(ui.client()))
 
         st.markdown(f"**4. {t('guide.share')}**  \n{t('guide.share.text')} {t(f'guide.share.{system}')}")
-        st.code(SHARE[system], language="powershell" if system == "windows" else "bash")
+        st.code(guide.share, language=guide.shell)
         with st.form(f"share.{system}", border=False):
             left, right = st.columns(2)
             address = left.text_input(t("guide.share.address"), value=ui.client().base_url,
