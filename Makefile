@@ -7,7 +7,10 @@ PORT ?= 8501
 
 .PHONY: run test bench screenshots chromium clean
 
+# Python 3.11 or newer: the version the suite runs on (Debian 12), and the code uses 3.10+ syntax.
 $(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "The Ollama Course Companion needs Python 3.11 or newer: $$($(PYTHON) --version)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 

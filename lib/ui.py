@@ -102,6 +102,20 @@ def installed_tags() -> tuple[dict, Exchange]:
     return _tags(client().base_url)
 
 
+@st.cache_data(max_entries=2048, show_spinner=False)
+def _show(url: str, model: str, digest: str) -> tuple[dict, Exchange]:
+    """`/api/show` of one model version: the same digest always shows the same facts, so every
+    session shares it; a pull that changes the model changes the digest, hence the key."""
+    asker = OllamaClient(url)
+    return asker.show(model), asker.last
+
+
+def model_show(model: str, digest: str) -> tuple[dict, Exchange]:
+    """`/api/show` for an installed model (`digest` from /api/tags) and the call that asked it.
+    Errors (deleted meanwhile, server down) are raised and never cached."""
+    return _show(client().base_url, model, digest or "")
+
+
 def forget_server_lists() -> None:
     """After a pull, delete or copy (and between tests): the next listing asks the server again."""
     _tags.clear()
