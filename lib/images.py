@@ -14,11 +14,12 @@ import binascii
 import io
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from lib.client import OllamaClient, ServerError
+from lib.client import ServerError
 from lib.i18n import Refusal
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")  # JPEG includes MPO (phone cameras)
@@ -299,10 +300,13 @@ class ModelScan:
     text_only: list[str]  # installed models that cannot
 
 
-def vision_models(client: OllamaClient, tags: dict) -> ModelScan:
-    """The installed models (`tags`, from /api/tags) split by whether they see images, with one
-    /api/show per model. Connection failures propagate (the page explains them); a model whose
-    /api/show fails (deleted meanwhile, an old server) is judged by its name.
+def vision_models(tags: dict, show: Callable[[str, str], dict]) -> ModelScan:
+    """The installed models (`tags`, from /api/tags) split by whether they see images.
+
+    `show(name, digest)` returns the model's /api/show (the page passes a cache shared by every
+    session, so a model version is asked once). Connection failures propagate (the page explains
+    them); a model whose /api/show fails with a server error (deleted meanwhile, an old server)
+    is judged by its name.
     """
     vision, text_only = [], []
     for entry in tags.get("models") or []:
@@ -310,8 +314,8 @@ def vision_models(client: OllamaClient, tags: dict) -> ModelScan:
         if not name:
             continue
         try:
-            show = client.show(name)
+            details = show(name, entry.get("digest") or "")
         except ServerError:
-            show = None
-        (vision if sees_images(name, show) else text_only).append(name)
+            details = None
+        (vision if sees_images(name, details) else text_only).append(name)
     return ModelScan(vision, text_only)

@@ -3,14 +3,14 @@ import pathlib
 
 import streamlit as st
 
-from lib import i18n, images, ui
+from lib import i18n, images, ui, ui_vision
 from lib.client import OllamaError
-from lib.formatting import human_bytes, human_duration, tokens_per_second
-from lib.http_view import shorten
+from lib.formatting import human_bytes
 
 ui.ensure_app_frame()
 t = ui.t
 ui.page_title("vision")
+ui_vision.settle_live()
 
 SAMPLE = pathlib.Path(__file__).resolve().parent.parent / "assets" / "sample-imagen1.png"
 SOURCES = ("sample", "upload", "camera", "base64")
@@ -52,112 +52,6 @@ def image_input(source: str) -> bytes | None:
     return given
 
 
-def facts(fmt: str, size: tuple[int, int], mode: str, nbytes: int) -> str:
-    return t("vision.facts", format=fmt, width=size[0], height=size[1], mode=mode, size=human_bytes(nbytes))
-
-
-def show_prepared(p: images.Prepared) -> None:
-    st.header(t("vision.sent.header"))
-    received, sent = st.columns(2)
-    caption = facts(p.original_format, p.original_size, p.original_mode, p.original_bytes)
-    if p.frames > 1:
-        caption += " · " + t("vision.frames", frames=p.frames)
-    received.markdown(f"**{t('vision.received')}**")
-    received.image(p.preview, caption=caption)
-    sent.markdown(f"**{t('vision.as_sent')}**")
-    sent.image(p.data, caption=facts(p.format, p.size, p.mode, len(p.data)))
-    cols = st.columns(3)
-    cols[0].metric(t("vision.metric.received"), human_bytes(p.original_bytes))
-    cols[1].metric(t("vision.metric.sent"), human_bytes(len(p.data)))
-    cols[2].metric(t("vision.metric.base64"), t("vision.metric.base64_value", chars=f"{len(p.base64):,}"),
-                   delta=t("vision.metric.ratio", ratio=f"{p.base64_ratio:.2f}"), delta_color="off", delta_arrow="off",
-                   help=t("vision.metric.base64_help"))
-    st.markdown(f"**{t('vision.notes')}**")
-    st.markdown("\n".join(f"- {t(key, **values)}" for key, values in p.notes))
-
-    file_name = f"imagen1.{p.extension}"
-    st.subheader(t("vision.base64.title"))
-    st.code(shorten(p.base64, ui.note, 60), language=None, wrap_lines=True)
-    st.caption(t("vision.base64.shortened"))
-    left, right, _ = st.columns([1, 1, 2])
-    left.download_button(t("vision.base64.download", name="imagen1.txt"), p.base64, file_name="imagen1.txt",
-                         mime="text/plain", icon=":material/download:", on_click="ignore", key="vision.dl.txt")
-    right.download_button(t("vision.image.download", name=file_name), p.data, file_name=file_name,
-                          mime=p.mime, icon=":material/download:", on_click="ignore", key="vision.dl.image")
-    if st.toggle(t("vision.base64.show_all"), key="vision.show_all"):
-        st.code(p.base64, language=None, wrap_lines=True)
-    with st.expander(t("vision.shell.title"), icon=":material/terminal:"):
-        st.markdown(t("vision.shell.body"))
-        st.code(f"base64 {file_name} > imagen1.txt\nbase64 -w 0 {file_name} > imagen1.txt\n"
-                f"base64 -d imagen1.txt > {file_name}", language="bash")
-    with st.expander(t("vision.mistake.title"), icon=":material/warning:"):
-        st.markdown(t("vision.mistake.body"))
-
-
-def scan_models(refresh: bool = False) -> images.ModelScan:
-    """Which installed models see images: /api/show again only when the installed list changes."""
-    if refresh:
-        ui.forget_server_lists()
-    tags, _ = ui.installed_tags()
-    installed = (ui.client().base_url, tuple((m.get("name"), m.get("digest")) for m in tags.get("models") or []))
-    cached = st.session_state.get("vision.scan")
-    if refresh or cached is None or cached[0] != installed:
-        cached = st.session_state["vision.scan"] = (installed, images.vision_models(ui.client(), tags))
-    return cached[1]
-
-
-def no_vision_model(scan: images.ModelScan) -> None:
-    st.warning(f"**{t('vision.no_vision.title')}**\n\n{t('vision.no_vision.body')}", icon=":material/visibility_off:")
-    st.code("\n".join(f"ollama pull {name}" for name in images.SUGGESTED), language="bash")
-    if scan.text_only:
-        st.caption(t("vision.no_vision.installed", models=", ".join(scan.text_only)))
-    st.page_link("pages/models.py", label=t("vision.no_vision.link"), icon=":material/inventory_2:")
-
-
-def describe(model: str, prompt: str, p: images.Prepared, area) -> None:
-    """Stream the description into `area`; whatever happens, keep what arrived in the session."""
-    result = {"model": model, "prompt": prompt, "text": "", "final": None, "exchange": None, "error": None}
-    stream = None
-    try:
-        stream = ui.client().generate(model, prompt, images=[p.base64])
-        with area.container():
-            st.write_stream(stream.texts())
-    except OllamaError as error:
-        result["error"], result["exchange"] = error, error.exchange
-    finally:
-        if stream is not None:
-            stream.close()
-            result.update(text=stream.text, final=stream.final, exchange=stream.exchange)
-    st.session_state["vision.result"] = result
-
-
-def timings(final: dict) -> None:
-    load, prompt_ns, gen = (final.get(k) for k in ("load_duration", "prompt_eval_duration", "eval_duration"))
-    speed = tokens_per_second(final.get("eval_count"), gen)
-    cols = st.columns(4)
-    cols[0].metric(t("vision.time.load"), human_duration(load))
-    cols[1].metric(t("vision.time.prompt"), human_duration(prompt_ns), help=t("vision.time.prompt_help"))
-    cols[2].metric(t("vision.time.generation"), human_duration(gen))
-    cols[3].metric(t("vision.time.speed"), t("vision.time.speed_value", speed=f"{speed:.1f}") if speed else "—")
-    if total := final.get("total_duration"):
-        st.caption(t("vision.time.note", total=human_duration(total), share=f"{(prompt_ns or 0) / total:.0%}"))
-
-
-def show_result(result: dict, area) -> None:
-    with area.container():
-        st.caption(t("vision.result.caption", model=result["model"], prompt=result["prompt"]))
-        if result["text"]:
-            st.markdown(result["text"])  # model output: Markdown, never HTML
-    if result["error"] is not None:
-        if result["text"]:
-            st.caption(t("vision.partial"))
-        ui.show_error(result["error"], key="vision.describe")
-    if result["final"]:
-        timings(result["final"])
-    if result["exchange"] is not None and result["error"] is None:
-        ui.show_http(result["exchange"], key="vision.http")
-
-
 # ------------------------------------------------------------------------------ the image
 source = st.segmented_control(t("vision.source.label"), SOURCES, required=True, key=ui.setting("vision", "source", "sample"),
                               format_func={s: t(f"vision.source.{s}") for s in SOURCES}.get)
@@ -175,18 +69,18 @@ try:
 except images.ImageError as error:
     st.error(f"**{t('vision.error.title')}**\n\n{t(error.key, **error.values)}", icon=":material/broken_image:")
 if ready is not None:
-    show_prepared(ready)
+    ui_vision.show_prepared(ready)
 
 # ------------------------------------------------------------------------------ describe
 st.header(t("vision.describe.header"))
 area = None  # where the description streams in, below the button
 try:
-    scan = scan_models(refresh=st.button(t("vision.refresh"), icon=":material/refresh:", key="vision.refresh"))
+    scan = ui_vision.scan_models(refresh=st.button(t("vision.refresh"), icon=":material/refresh:", key="vision.refresh"))
 except OllamaError as error:
     ui.show_error(error, key="vision.models")
     scan = None
 if scan is not None and not scan.vision:
-    no_vision_model(scan)
+    ui_vision.no_vision_model(scan)
 elif scan is not None:
     if st.session_state[model_key := ui.setting("vision", "model", scan.vision[0])] not in scan.vision:
         st.session_state[model_key] = scan.vision[0]  # that model was deleted meanwhile
@@ -198,8 +92,8 @@ elif scan is not None:
     if st.button(t("vision.describe.button"), type="primary", icon=":material/image_search:",
                  disabled=ready is None, key="vision.describe") and ready is not None:
         area = st.empty()
-        describe(model, prompt, ready, area)
+        ui_vision.describe(model, prompt, ready.base64, area)
     if ready is None:
         st.caption(t("vision.no_image"))
-if result := st.session_state.get("vision.result"):
-    show_result(result, area or st.empty())
+if result := st.session_state.get(ui_vision.RESULT):
+    ui_vision.show_result(result, area or st.empty())

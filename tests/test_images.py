@@ -1,4 +1,5 @@
-"""lib/images.py on images made here: every kind a student may give, and every kind of bad input."""
+"""lib/images.py on images made here: every kind a student may give, and every kind of bad input;
+which installed models see images; and lib/vision.py describing one."""
 import base64
 import hashlib
 import io
@@ -8,12 +9,14 @@ import re
 import struct
 import subprocess
 import sys
+import time
 import zlib
 
 import pytest
 from PIL import Image
 
-from lib import i18n, images
+from lib import i18n, images, vision
+from lib.client import CannotConnect, ModelNotFound, OllamaClient
 from lib.images import ImageError
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -328,20 +331,97 @@ def test_capabilities_win_over_the_name():
     assert not images.sees_images("custom", None)
 
 
+def test_vision_models_asks_show_by_name_and_digest():
+    tags = {"models": [{"name": "gemma:2b", "digest": "a1"}, {"name": "custom:latest", "digest": "b2"},
+                       {"name": "llava:7b", "digest": "c3"}, {"model": "moondream:latest"}, {"digest": "no name"}]}
+    answers = {"gemma:2b": {"capabilities": ["completion"]},
+               "custom:latest": {"capabilities": ["completion", "vision"]},
+               "moondream:latest": {"details": {"families": ["phi2", "clip"]}}}  # an older server
+    asked = []
+
+    def show(name: str, digest: str) -> dict:
+        asked.append((name, digest))
+        if name not in answers:
+            raise ModelNotFound(f"model '{name}' not found", 404, name)  # deleted meanwhile
+        return answers[name]
+
+    scan = images.vision_models(tags, show)
+    assert (scan.vision, scan.text_only) == (["custom:latest", "llava:7b", "moondream:latest"], ["gemma:2b"])
+    assert asked == [("gemma:2b", "a1"), ("custom:latest", "b2"), ("llava:7b", "c3"), ("moondream:latest", "")]
+
+
+def test_vision_models_lets_connection_errors_through():
+    def show(name: str, digest: str) -> dict:
+        raise CannotConnect("connection refused", "refused")
+
+    with pytest.raises(CannotConnect):
+        images.vision_models({"models": [{"name": "llava", "digest": "x"}]}, show)
+    assert images.vision_models({}, show) == images.ModelScan([], [])  # nothing installed: nothing asked
+
+
 def test_vision_models_from_the_fake(fake_ollama):
-    from lib.client import OllamaClient
     client = OllamaClient(fake_ollama.url)
-    scan = images.vision_models(client, client.tags())
+    scan = images.vision_models(client.tags(), lambda name, digest: client.show(name))
     assert (scan.vision, scan.text_only) == (["llava:latest"], ["gemma:2b"])
     assert [b["model"] for b in fake_ollama.bodies("/api/show")] == ["gemma:2b", "llava:latest"]
 
 
 def test_vision_models_on_a_server_without_capabilities(fake_ollama):
-    from lib.client import OllamaClient
     fake_ollama.reply("POST", "/api/show", 404, {"error": "model not found"})
     client = OllamaClient(fake_ollama.url)
-    scan = images.vision_models(client, client.tags())
+    scan = images.vision_models(client.tags(), lambda name, digest: client.show(name))
     assert (scan.vision, scan.text_only) == (["llava:latest"], ["gemma:2b"])
+
+
+# -------------------------------------------------------------------- describing (lib/vision.py)
+def test_a_description_streams_and_keeps_its_numbers(fake_ollama):
+    job = vision.Describing(OllamaClient(fake_ollama.url), "llava:latest", "Describe the image.", "iVBORw0KGgo=")
+    pieces = list(job.texts())
+    job.settle()
+    result = job.result
+    assert "".join(pieces) == result.text and result.text.startswith(" The image shows a playful")
+    assert fake_ollama.bodies("/api/generate")[-1]["images"] == ["iVBORw0KGgo="]
+    assert result.error is None and not result.cut_short and result.exchange.status == 200
+    done = result.generation
+    assert (done.prompt_eval_s, done.output_tokens, round(done.tokens_per_second, 1)) == (55.839368, 131, 8.3)
+    assert done.wall_s == result.exchange.elapsed_s and done.first_token_s == result.exchange.first_byte_s
+
+
+def test_a_description_that_cannot_start(fake_ollama):
+    fake_ollama.reply("POST", "/api/generate", 404, {"error": "model 'llava:latest' not found"})
+    job = vision.Describing(OllamaClient(fake_ollama.url), "llava:latest", "Describe.", "iVBORw0KGgo=")
+    assert list(job.texts()) == []
+    job.settle()
+    assert isinstance(job.result.error, ModelNotFound) and job.result.exchange.status == 404
+    assert job.result.generation is None and not job.result.cut_short
+
+
+def test_an_error_half_way_keeps_the_text(fake_ollama):
+    fake_ollama.stream("POST", "/api/generate", ['{"response":" A cat","done":false}',
+                                                 '{"error":"llama runner process has terminated"}'])
+    job = vision.Describing(OllamaClient(fake_ollama.url), "llava:latest", "Describe.", "iVBORw0KGgo=")
+    assert list(job.texts()) == [" A cat"]
+    job.settle()
+    assert (job.result.text, job.result.cut_short, job.result.generation) == (" A cat", True, None)
+    assert "llama runner process has terminated" in str(job.result.error)
+
+
+def test_another_run_settles_an_interrupted_description(fake_ollama):
+    """A click or a page change starts a new run while the old one still reads: the new run calls
+    settle(), the server sees the connection close, and the text that arrived is kept."""
+    lines = [json.dumps({"response": f" word{n}", "done": False}) for n in range(50)]
+    fake_ollama.stream("POST", "/api/generate", lines, delay=0.05)
+    job = vision.Describing(OllamaClient(fake_ollama.url), "llava:latest", "Describe.", "iVBORw0KGgo=")
+    pieces = job.texts()
+    first = [next(pieces), next(pieces)]
+    job.settle()  # from "another run"
+    assert list(pieces) == []  # the old run's stream ends quietly
+    assert job.result.text == "".join(first) == " word0 word1" and job.result.cut_short
+    assert job.result.error is None and job.result.exchange.status == 200
+    deadline = time.monotonic() + 10
+    while "client closed" not in fake_ollama.stream_endings and time.monotonic() < deadline:
+        time.sleep(0.02)  # the fake notices the closed connection at its next line
+    assert "client closed" in fake_ollama.stream_endings  # (an earlier test's stream may end here too)
 
 
 def test_every_key_in_lib_images_is_translated():

@@ -1,14 +1,17 @@
 """AppTest: the Image description page against the fake Ollama (the course's llava answer), the
 built-in text-only server, a server down, failures while describing, bad images, both languages."""
 import base64
+import hashlib
 import io
 import json
 
 import pytest
 from PIL import Image
 
-from tests.plugins.fake_ollama import fixture_lines
-from tests.plugins.apptest import metrics, open_app, texts
+from lib import vision
+from lib.client import OllamaClient
+from tests.plugins.apptest import metrics, open_app, open_http, texts
+from tests.plugins.fake_ollama import fixture_lines, show_body
 
 PAGE = "pages/vision.py"
 LLAVA_START = "The image shows a playful, black and white line drawing"
@@ -81,9 +84,46 @@ def test_course_sample_described_by_llava(monkeypatch, fake_ollama, lang, prompt
     assert values[prompt_eval] == "55.84 s" and values["Speed" if lang == "en" else "Velocidad"] == "8.3 tokens/s"
     assert any(label.endswith("POST /api/generate → 200") for label in http_labels(app))
     # "Show the HTTP" shortens the image on screen
+    open_http(app, "vision.http")
     request_json = next(c.value for c in app.code if '"images"' in c.value)
     shortened = "…[4,920 characters]" if lang == "en" else "…[4.920 caracteres]"  # in the page's language
     assert shortened in request_json and image not in request_json
+
+
+def installed(count: int) -> dict:
+    """/api/tags with `count` models, each a version no other test has shown."""
+    return {"models": [{"name": f"class{n:03d}:latest", "model": f"class{n:03d}:latest",
+                        "digest": hashlib.sha256(f"vision-class-{n}".encode()).hexdigest(), "size": 1}
+                       for n in range(count)]}
+
+
+def test_a_second_session_knows_300_models_without_asking_again(monkeypatch, fake_ollama):
+    fake_ollama.reply("GET", "/api/tags", body=installed(300))
+    fake_ollama.reply("POST", "/api/show", body=show_body("llava"))
+    first = vision_page(monkeypatch, fake_ollama.url)
+    assert len(first.selectbox(key="vision.setting.model").options) == 300
+    asked = len(fake_ollama.bodies("/api/show"))
+    assert asked == 300
+    second = vision_page(monkeypatch, fake_ollama.url, "es")  # another student, another session
+    assert second.selectbox(key="vision.setting.model").options[:2] == ["class000:latest", "class001:latest"]
+    assert len(second.selectbox(key="vision.setting.model").options) == 300
+    assert len(fake_ollama.bodies("/api/show")) == asked  # capabilities known at once
+    second.button(key="vision.refresh").click().run()  # lists the models again, still asks no /api/show
+    assert len(fake_ollama.bodies("/api/show")) == asked
+
+
+def test_a_model_deleted_meanwhile_is_judged_by_its_name(monkeypatch, fake_ollama):
+    tags = {"models": [{"name": "moondream:latest", "digest": "gone"}, {"name": "custom:latest", "digest": "gone"}]}
+    fake_ollama.reply("GET", "/api/tags", body=tags)
+    fake_ollama.reply("POST", "/api/show", 404, {"error": "model not found"})
+    app = vision_page(monkeypatch, fake_ollama.url)
+    assert app.selectbox(key="vision.setting.model").options == ["moondream:latest"]
+    assert not app.error and len(fake_ollama.bodies("/api/show")) == 2
+    app.text_input(key="vision.setting.prompt").set_value("What is this?").run()
+    assert len(fake_ollama.bodies("/api/show")) == 2  # not asked again on every rerun
+    app.button(key="vision.refresh").click().run()
+    assert len(fake_ollama.bodies("/api/show")) == 4  # "Check the models again" does
+    assert app.selectbox(key="vision.setting.model").options == ["moondream:latest"]
 
 
 def test_results_survive_a_visit_to_another_page(monkeypatch, fake_ollama):
@@ -169,6 +209,25 @@ def test_error_in_the_middle_keeps_the_partial_description(monkeypatch, fake_oll
     assert "llama runner process has terminated" in [t.value for t in app.text]
 
 
+def test_a_description_interrupted_by_another_run_keeps_what_arrived(monkeypatch, fake_ollama):
+    """What a click or a page change leaves while llava writes (Streamlit 1.67 starts the new run
+    before the old one stops): the description under way. The new run closes it and shows it."""
+    lines = [json.dumps({"response": word, "done": False}) for word in (" A cat", " waves", " hello")] * 20
+    fake_ollama.stream("POST", "/api/generate", lines, delay=0.05)
+    app = vision_page(monkeypatch, fake_ollama.url)
+    job = vision.Describing(OllamaClient(fake_ollama.url), "llava:latest", "Describe the image.", "iVBORw0KGgo=")
+    words = job.texts()
+    next(words), next(words)
+    app.session_state["vision.result"], app.session_state["vision.live"] = job.result, job
+    app.run()
+    assert "A cat waves" in markdown(app) and "hello" not in markdown(app)
+    assert "The description stopped half-way: this is what had arrived." in texts(app)
+    assert not app.error and list(words) == []  # the old run's stream ends quietly
+    app.switch_page("pages/server.py").run()
+    app.switch_page(PAGE).run()
+    assert "A cat waves" in markdown(app)
+
+
 def test_server_error_500(monkeypatch, fake_ollama):
     fake_ollama.reply("POST", "/api/generate", 500, {"error": "failed to process inputs: image: unknown format"})
     app = describe(vision_page(monkeypatch, fake_ollama.url, "es"))
@@ -189,7 +248,6 @@ def test_builtin_text_only_model_says_what_to_pull(monkeypatch, builtin_server, 
     assert [link.proto.page for link in app.get("page_link")][-1] == "models"
     assert not [b for b in app.button if b.key == "vision.describe"]
     history = app.session_state["app.client"].history
-    assert [e.path for e in history if e.path == "/api/show"] == ["/api/show"]
     assert not [e for e in history if e.path in ("/api/generate", "/api/chat")]  # no image sent
 
 

@@ -1,6 +1,9 @@
-"""Real Chromium: upload a photo on the Image description page, see what is sent, get llava's answer."""
+"""Real Chromium: upload a photo on the Image description page, see what is sent, get llava's answer;
+leave the page while llava writes and find what had arrived."""
 import base64
 import io
+import json
+import time
 
 import pytest
 from PIL import Image
@@ -44,3 +47,26 @@ def test_upload_prepare_and_describe(dashboard, page, fake_ollama, tmp_path):
     assert alerts == []  # no widget-state warnings either
     assert_no_exception(page)
     assert len(fake_ollama.bodies("/api/generate")) == 1
+
+
+def test_leaving_while_llava_writes_keeps_what_arrived(dashboard, page, fake_ollama):
+    """Streamlit 1.67 starts the next page's run before the streaming one stops: the words that
+    had arrived are kept, and the server sees the connection close (llava stops writing)."""
+    words = [json.dumps({"model": "llava", "response": f" word{n}", "done": False}) for n in range(80)]
+    fake_ollama.stream("POST", "/api/generate", words, delay=0.25)
+    board = dashboard(fake_ollama.url)
+    page.goto(f"{board.url}/vision?lang=en")
+    wait_for_app(page)
+    page.get_by_role("button", name="Describe the image").click()
+    page.get_by_text("word3", exact=False).first.wait_for()
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Server").click()
+    page.get_by_role("heading", name="Ollama server").wait_for()
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Image description").click()
+    page.get_by_text("The description stopped half-way: this is what had arrived.").wait_for()
+    kept = page.get_by_role("paragraph").filter(has_text="word0").inner_text()
+    assert kept.startswith("word0 word1 word2 word3") and "word79" not in kept
+    deadline = time.monotonic() + 10
+    while "client closed" not in fake_ollama.stream_endings and time.monotonic() < deadline:
+        time.sleep(0.1)  # the fake notices the closed connection at its next line
+    assert "client closed" in fake_ollama.stream_endings  # (an earlier test's stream may end here too)
+    assert_no_exception(page)
