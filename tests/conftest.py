@@ -6,4 +6,4 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-pytest_plugins = ["tests.plugins.fake_ollama", "tests.plugins.builtin"]
+pytest_plugins = ["tests.plugins.apptest", "tests.plugins.fake_ollama", "tests.plugins.builtin"]

@@ -1,7 +1,6 @@
 """AppTest: the Image description page against the fake Ollama (the course's llava answer), the
 built-in text-only server, a server down, failures while describing, bad images, both languages."""
 import base64
-import hashlib
 import io
 import json
 
@@ -11,7 +10,7 @@ from PIL import Image
 from lib import vision
 from lib.client import OllamaClient
 from tests.plugins.apptest import metrics, open_app, open_http, texts
-from tests.plugins.fake_ollama import fixture_lines, show_body
+from tests.plugins.fake_ollama import fixture_lines, many_models, show_body
 
 PAGE = "pages/vision.py"
 LLAVA_START = "The image shows a playful, black and white line drawing"
@@ -90,22 +89,15 @@ def test_course_sample_described_by_llava(monkeypatch, fake_ollama, lang, prompt
     assert shortened in request_json and image not in request_json
 
 
-def installed(count: int) -> dict:
-    """/api/tags with `count` models, each a version no other test has shown."""
-    return {"models": [{"name": f"class{n:03d}:latest", "model": f"class{n:03d}:latest",
-                        "digest": hashlib.sha256(f"vision-class-{n}".encode()).hexdigest(), "size": 1}
-                       for n in range(count)]}
-
-
 def test_a_second_session_knows_300_models_without_asking_again(monkeypatch, fake_ollama):
-    fake_ollama.reply("GET", "/api/tags", body=installed(300))
+    fake_ollama.reply("GET", "/api/tags", body=many_models(300, version="vision"))
     fake_ollama.reply("POST", "/api/show", body=show_body("llava"))
     first = vision_page(monkeypatch, fake_ollama.url)
     assert len(first.selectbox(key="vision.setting.model").options) == 300
     asked = len(fake_ollama.bodies("/api/show"))
     assert asked == 300
     second = vision_page(monkeypatch, fake_ollama.url, "es")  # another student, another session
-    assert second.selectbox(key="vision.setting.model").options[:2] == ["class000:latest", "class001:latest"]
+    assert second.selectbox(key="vision.setting.model").options[:2] == ["model-0000:latest", "model-0001:latest"]
     assert len(second.selectbox(key="vision.setting.model").options) == 300
     assert len(fake_ollama.bodies("/api/show")) == asked  # capabilities known at once
     second.button(key="vision.refresh").click().run()  # lists the models again, still asks no /api/show

@@ -6,15 +6,14 @@ AppTest on the scripted fake Ollama; its /api/show answers after 10 ms, as a bus
 round gives every model a new digest (as if all were pulled again), so the first session of each
 round starts cold; sessions alternate (first, second, first, ...) so machine noise hits both.
 """
-import hashlib
 import statistics
-import threading
 import time
 
 import pytest
 
+from lib import ui
 from tests.plugins.apptest import open_app
-from tests.plugins.fake_ollama import FakeOllama, _handler, _Server, show_body
+from tests.plugins.fake_ollama import many_models, serve_fake_ollama, show_body
 
 MODELS = 300
 SHOW_DELAY_S = 0.010
@@ -22,17 +21,12 @@ ROUNDS = 3
 PAGE = "pages/vision.py"
 
 
-def installed(round_number: int) -> dict:
-    return {"models": [{"name": f"class{n:03d}:latest", "model": f"class{n:03d}:latest", "size": 1,
-                        "digest": hashlib.sha256(f"{round_number}-{n}".encode()).hexdigest()}
-                       for n in range(MODELS)]}
-
-
 def main() -> None:
-    fake = FakeOllama()
-    server = _Server(("127.0.0.1", 0), _handler(fake))
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with serve_fake_ollama() as fake:
+        measure(fake)
+
+
+def measure(fake) -> None:
     fake.reply("POST", "/api/show", body=show_body("llava"), delay=SHOW_DELAY_S)
     calls, seconds = {"first": [], "second": [], "rerun": []}, {"first": [], "second": [], "rerun": []}
 
@@ -46,7 +40,8 @@ def main() -> None:
             assert not app.exception and len(app.selectbox(key="vision.setting.model").options) == MODELS
 
         for number in range(ROUNDS + 1):  # round 0 warms up (imports, Streamlit's script cache)
-            fake.reply("GET", "/api/tags", body=installed(number))
+            fake.reply("GET", "/api/tags", body=many_models(MODELS, version=str(number)))
+            ui.forget_server_lists()  # as after a pull: the next session lists the new versions
             for session in ("first", "second"):
                 app = open_app(monkeypatch, fake.url)  # a new session, on the frame's first page
                 measure(session, lambda: app.switch_page(PAGE).run())
@@ -54,7 +49,6 @@ def main() -> None:
             if number == 0:
                 for values in (*calls.values(), *seconds.values()):
                     values.clear()
-    server.shutdown()
     median = {session: statistics.median(values) * 1000 for session, values in seconds.items()}
     print(f"Image description page, {MODELS} installed models, /api/show answering after "
           f"{SHOW_DELAY_S * 1000:.0f} ms, {ROUNDS} rounds (AppTest, the page's run only, medians):")

@@ -3,13 +3,21 @@ from __future__ import annotations
 
 import pathlib
 
+import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
-
-from lib import ui
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TEXT_ELEMENTS = ("markdown", "caption", "error", "success", "warning", "info", "title", "header",
                  "subheader", "code")
+
+
+@pytest.fixture(autouse=True)
+def fresh_streamlit_caches():
+    """Streamlit's caches outlive an AppTest and the fake server keeps its address: each test starts
+    from what its server says; sessions opened within one test share the caches, as in a class."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
 
 
 def open_app(monkeypatch, url: str, lang: str = "en", page: str | None = None, env: dict | None = None) -> AppTest:
@@ -17,7 +25,6 @@ def open_app(monkeypatch, url: str, lang: str = "en", page: str | None = None, e
     monkeypatch.setenv("OLLAMA_HOST", url)
     for name, value in (env or {}).items():
         monkeypatch.setenv(name, value)
-    ui.forget_server_lists()  # Streamlit's cache outlives an AppTest: start each test from the server
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
     app.query_params["lang"] = lang
     app.run()

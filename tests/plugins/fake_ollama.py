@@ -12,6 +12,8 @@ Every request is kept in `fake.requests` as (method, path, parsed JSON body) for
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import pathlib
 import threading
@@ -47,6 +49,15 @@ PS = {"models": [
      "digest": TAGS["models"][0]["digest"], "details": _details("gemma", "3B"),
      "expires_at": "2099-01-01T00:05:00.000000000Z", "context_length": 4096},
 ]}
+
+
+def many_models(count: int, version: str = "") -> dict:
+    """/api/tags of a server with `count` models (113 KB at 300); `version` changes every digest, so
+    a cache keyed by digest sees models it has never shown."""
+    first = TAGS["models"][0]
+    return {"models": [{**first, "name": f"model-{n:04d}:latest", "model": f"model-{n:04d}:latest",
+                        "digest": hashlib.sha256(f"{version}-{n}".encode()).hexdigest()}
+                       for n in range(count)]}
 
 
 def show_body(model: str) -> dict:
@@ -249,15 +260,25 @@ class _Server(ThreadingHTTPServer):
         pass  # clients that hang up early (timeout tests) are expected, not worth a traceback
 
 
-@pytest.fixture(scope="session")
-def _fake_server():
+@contextlib.contextmanager
+def serve_fake_ollama():
+    """The fake server on a free local port, for as long as the `with` lasts (benchmarks use it
+    outside pytest; tests use the fixtures below)."""
     fake = FakeOllama()
     server = _Server(("127.0.0.1", 0), _handler(fake))
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield fake
-    server.shutdown()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
+def _fake_server():
+    with serve_fake_ollama() as fake:
+        yield fake
 
 
 @pytest.fixture
