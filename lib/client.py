@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import socket
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -241,8 +242,18 @@ class Stream:
                 yield self.parts[-1]
 
     def close(self) -> None:
-        """Stop reading: the server sees the connection close and stops generating."""
+        """Stop reading: the server sees the connection close and stops generating.
+
+        Called from another thread too (the run that Stop starts): shutting the socket down first
+        wakes a read that is waiting for the next line, which may be minutes away while a big
+        prompt is evaluated; closing alone would wait for that line."""
         self.stopped = True
+        connection = getattr(self._response.raw, "connection", None)
+        if (sock := getattr(connection, "sock", None)) is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by the server or by an earlier close()
         self._response.close()
 
 

@@ -103,6 +103,27 @@ def test_closing_a_stream_from_another_thread_ends_it_quietly(client, fake_ollam
     assert stream.stopped and 3 <= len(stream.parts) < 24 and "".join(seen) == stream.text
 
 
+def test_close_from_another_thread_wakes_a_read_waiting_for_a_silent_server(client, fake_ollama):
+    """Stop while the server evaluates a long prompt: the reader must not wait for the next line."""
+    fake_ollama.stream("POST", "/api/generate", fixture_lines("generate-stream"), delay=30)
+    stream = client.generate("gemma:2b", "x")  # the headers came; the first line is 30 s away
+    errors = []
+
+    def read():
+        try:
+            list(stream.texts())
+        except BaseException as error:  # noqa: BLE001 - the test asserts there is none
+            errors.append(error)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    started = time.monotonic()
+    stream.close()
+    reader.join(timeout=5)
+    assert not reader.is_alive() and errors == [] and stream.stopped
+    assert time.monotonic() - started < 5
+
+
 @pytest.mark.parametrize("message", ["model 'llama9' not found",
                                      'model "llama9" not found, try pulling it first'])
 def test_model_not_found_in_both_message_forms(client, fake_ollama, message):
