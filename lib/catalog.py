@@ -11,9 +11,10 @@ import pathlib
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from lib.ollama_facts import LOCAL_HOSTS, same_model
+
 CATALOG_PATH = pathlib.Path(__file__).resolve().parent.parent / "assets" / "catalog.json"
 PURPOSES = ("chat", "code", "vision")
-LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
 
 
 @dataclass(frozen=True)
@@ -48,14 +49,6 @@ def select(models, purpose: str | None = None, fits_in_gb: float | None = None,
             if (purpose is None or purpose in m.purposes)
             and (fits_in_gb is None or m.memory_gb <= fits_in_gb)
             and (not course_only or m.course)]
-
-
-def same_model(a: str, b: str) -> bool:
-    """`llava` and `llava:latest` are the same model; names compare without case, as Ollama does."""
-    def full(name: str) -> str:
-        name = name.strip().lower()
-        return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
-    return full(a) == full(b)
 
 
 def installed(tag: str, names) -> bool:

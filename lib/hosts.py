@@ -13,8 +13,8 @@ import os
 import urllib.parse
 from dataclasses import dataclass
 
-DEFAULT_PORT = 11434
-DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
+from lib.ollama_facts import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_URL
+
 ALLOWED_HOSTS_ENV = "COMPANION_ALLOWED_HOSTS"
 
 
@@ -39,7 +39,7 @@ def parse_host(host: str | None) -> str:
         port = 443
 
     split = urllib.parse.urlsplit(f"{scheme}://{hostport}")
-    hostname = split.hostname or "127.0.0.1"
+    hostname = split.hostname or DEFAULT_HOST
     port = split.port or port
     try:
         if isinstance(ipaddress.ip_address(hostname), ipaddress.IPv6Address):

@@ -16,10 +16,9 @@ import time
 
 from lib.client import OllamaClient, OllamaError
 from lib.hosts import default_url
+from lib.ollama_facts import BUILTIN_HOST, BUILTIN_PORT
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-BUILTIN_HOST = "127.0.0.1"
-BUILTIN_PORT = 11435
 BUILTIN_LOG = ROOT / ".cache" / "builtin-server.log"
 
 

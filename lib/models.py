@@ -5,18 +5,14 @@ Pure functions over the server's JSON; lib/ui and pages/models.py lay them out.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from lib import ollama_facts
 from lib.formatting import age_parts, parse_timestamp
 
 READ_ONLY_ENV = "COMPANION_READ_ONLY"
-CAPABILITIES = ("completion", "vision", "tools", "insert", "embedding", "thinking")
-
-# [host[:port]/][namespace/]model[:tag], with Ollama's characters for each part
-_PART = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
-_NAME = re.compile(rf"^(?:[A-Za-z0-9][A-Za-z0-9.-]*(?::\d+)?/)?(?:{_PART}/)*{_PART}(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?$")
+CAPABILITIES = ollama_facts.CAPABILITIES  # pages/models.py translates these (models.capability.<name>)
 
 
 class NameRefused(ValueError):
@@ -43,13 +39,14 @@ def ensure_writable(environ=None) -> None:
 
 
 def check_name(name: str) -> str:
-    """The name to send, or NameRefused: empty, spaces, `llama2::7b`, stray characters."""
+    """The name to send, or NameRefused: empty, spaces, or what Ollama calls an invalid name
+    (`llama2::7b`, stray characters)."""
     text = (name or "").strip()
     if not text:
         raise NameRefused("models.name.empty", name)
     if any(ch.isspace() for ch in text):
         raise NameRefused("models.name.spaces", name)
-    if not _NAME.match(text):
+    if ollama_facts.parse_model_name(text) is None:
         raise NameRefused("models.name.invalid", name)
     return text
 

@@ -1,7 +1,8 @@
-"""The `options` object of /api/generate and /api/chat: what exists today, its type, its default,
-what it means (i18n `option.<name>`), what was removed, and validation before anything is sent.
+"""The `options` object of /api/generate and /api/chat as the dashboard shows and checks it: what
+exists today, its type, its default, what it means (i18n `option.<name>`), what was removed, and
+validation before anything is sent.
 
-Source: ../shared/OLLAMA_API.md (Ollama ~v0.33). The course's table is older: several of its
+The facts are lib.ollama_facts' (Ollama ~v0.33). The course's table is older: several of its
 options were removed and several descriptions were wrong; lib/ and the lab's reference say so.
 """
 from __future__ import annotations
@@ -9,44 +10,15 @@ from __future__ import annotations
 import functools
 import json
 import pathlib
-import re
 from dataclasses import dataclass
 
-INT, FLOAT, BOOL, STRINGS = "int", "float", "bool", "list[str]"
+from lib import ollama_facts
 
-
-@dataclass(frozen=True)
-class Option:
-    name: str
-    type: str
-    default: object  # None: decided by the server or the model
-
-    @property
-    def meaning_key(self) -> str:
-        return f"option.{self.name}"
-
-
-CURRENT = (
-    Option("num_keep", INT, 4), Option("seed", INT, -1), Option("num_predict", INT, -1),
-    Option("top_k", INT, 40), Option("top_p", FLOAT, 0.9), Option("min_p", FLOAT, 0.0),
-    Option("typical_p", FLOAT, 1.0), Option("repeat_last_n", INT, 64),
-    Option("temperature", FLOAT, 0.8), Option("repeat_penalty", FLOAT, 1.0),
-    Option("presence_penalty", FLOAT, 0.0), Option("frequency_penalty", FLOAT, 0.0),
-    Option("stop", STRINGS, None), Option("num_ctx", INT, None), Option("num_batch", INT, 512),
-    Option("num_gpu", INT, -1), Option("main_gpu", INT, 0), Option("use_mmap", BOOL, None),
-    Option("num_thread", INT, 0),
-)
-BY_NAME = {option.name: option for option in CURRENT}
-
-# removed option -> the Ollama version that stopped honouring it (it is ignored with a warning)
-REMOVED = {
-    "num_gqa": "0.1.35", "rope_frequency_base": "0.1.35", "rope_frequency_scale": "0.1.35",
-    "numa": "0.3.4", "tfs_z": "0.5.2", "penalize_newline": "0.5.5", "low_vram": "0.6.9",
-    "f16_kv": "0.6.9", "logits_all": "0.6.9", "vocab_only": "0.6.9", "use_mlock": "0.6.9",
-    "mirostat": "0.6.9", "mirostat_tau": "0.6.9", "mirostat_eta": "0.6.9",
-}
-
-_GO_DURATION = re.compile(r"^-?(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
+INT = ollama_facts.INT  # lib/ui turns a number input into an int or a float with it
+CURRENT = ollama_facts.OPTIONS
+BY_NAME = ollama_facts.OPTIONS_BY_NAME
+# removed option -> the Ollama version that removed it (it is ignored with a warning)
+REMOVED = {option.name: option.removed_in for option in ollama_facts.REMOVED_OPTIONS}
 
 
 @dataclass(frozen=True)
@@ -58,16 +30,6 @@ class Problem:
     values: dict
 
 
-def _type_ok(option: Option, value) -> bool:
-    if option.type == INT:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if option.type == FLOAT:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if option.type == BOOL:
-        return isinstance(value, bool)
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
-
-
 def check(options: dict) -> list[Problem]:
     """Unknown, removed and wrongly typed options: what Ollama would ignore or refuse."""
     problems = []
@@ -76,9 +38,12 @@ def check(options: dict) -> list[Problem]:
             problems.append(Problem(name, "options.problem.removed", {"name": name, "version": REMOVED[name]}))
         elif name not in BY_NAME:
             problems.append(Problem(name, "options.problem.unknown", {"name": name}))
-        elif not _type_ok(BY_NAME[name], value):
-            problems.append(Problem(name, "options.problem.type",
-                                    {"name": name, "type": BY_NAME[name].type, "value": json.dumps(value)}))
+        else:
+            try:
+                BY_NAME[name].convert(value)
+            except TypeError:
+                problems.append(Problem(name, "options.problem.type",
+                                        {"name": name, "type": BY_NAME[name].type, "value": json.dumps(value)}))
     return problems
 
 
@@ -105,11 +70,11 @@ def parse_keep_alive(text: str) -> int | str | None:
     text = text.strip()
     if not text:
         return None
-    if re.fullmatch(r"-?\d+", text):
+    digits = text.removeprefix("-")
+    if digits.isascii() and digits.isdigit():
         return int(text)
-    if _GO_DURATION.match(text):
-        return text
-    raise ValueError(text)
+    ollama_facts.parse_go_duration(text)  # ValueError with Go's message if Ollama would refuse it
+    return text
 
 
 COURSE_TABLE = pathlib.Path(__file__).resolve().parent.parent / "assets" / "course_options.json"

@@ -11,21 +11,15 @@ from lib.builtin_server.engine import _split_stop
 from lib.builtin_server.validation import ApiError
 
 
-@pytest.mark.parametrize("text,seconds", [
-    ("5m", 300), ("1h30m", 5400), ("10s", 10), ("1.5s", 1.5), ("300ms", 0.3), ("0", 0), ("-1m", -60),
-    ("2h45m30.5s", 9930.5), ("1us", 1e-6), ("+3s", 3),
-])
-def test_go_durations(text, seconds):
-    assert validation.parse_go_duration(text) == pytest.approx(seconds)
-
-
-@pytest.mark.parametrize("text,message", [
+@pytest.mark.parametrize("value,message", [
     ("300", 'time: missing unit in duration "300"'), ("soon", 'time: invalid duration "soon"'),
-    ("", 'time: invalid duration ""'), ("5x", 'time: invalid duration "5x"'), ("--5m", 'time: invalid duration "--5m"'),
+    ("", 'time: invalid duration ""'), ("5x", 'time: unknown unit "x" in duration "5x"'),
+    ("--5m", 'time: invalid duration "--5m"'), (True, "Unsupported type: 'bool' for keep_alive"),
 ])
-def test_bad_go_durations(text, message):
+def test_bad_keep_alive_is_a_400_with_gos_message(value, message):
+    # the durations themselves are tests/test_ollama_facts.py's
     with pytest.raises(ApiError) as error:
-        validation.parse_go_duration(text)
+        validation.keep_alive(value)
     assert (error.value.status, error.value.message) == (400, message)
 
 
@@ -43,6 +37,10 @@ def test_options_defaults_conversions_and_ignored_keys(caplog):
     chosen = validation.options({"temperature": 1, "top_k": 7.9, "stop": ["\n", ""], "num_gpu": 3, "numa": True, "x": 1})
     assert (chosen.temperature, chosen.top_k, chosen.stop) == (1.0, 7, ("\n",))
     assert "'numa' is no longer supported" in caplog.text and "'x' is not a known Ollama option" in caplog.text
+    # current options this CPU-only engine does not use are still type-checked
+    assert validation.options({"draft_num_predict": 2.0, "num_gpu": -1, "use_mmap": False}) == defaults
+    with pytest.raises(ApiError, match='option "draft_num_predict" must be of type integer'):
+        validation.options({"draft_num_predict": "4"})
 
 
 def test_split_stop_holds_back_a_possible_stop_string():

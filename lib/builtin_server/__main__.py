@@ -6,8 +6,9 @@ import logging
 import signal
 import sys
 
-from lib.builtin_server import DEFAULT_HOST, DEFAULT_PORT, MODEL_NAME, SERVER_NAME
+from lib.builtin_server import MODEL_NAME, SERVER_NAME
 from lib.builtin_server.server import Server
+from lib.ollama_facts import BUILTIN_HOST, BUILTIN_PORT
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -17,8 +18,8 @@ def _interrupt(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lib.builtin_server", description=(
         f"{SERVER_NAME}: the Ollama REST API on llama.cpp with the bundled {MODEL_NAME}."))
-    parser.add_argument("--host", default=DEFAULT_HOST)
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--host", default=BUILTIN_HOST)
+    parser.add_argument("--port", type=int, default=BUILTIN_PORT)
     parser.add_argument("--max-queue", type=int, default=4,
                         help="requests that may wait behind the running generation; more get 503 (default 4)")
     args = parser.parse_args(argv)

@@ -23,7 +23,9 @@ from lib.builtin_server.validation import ApiError, Options
 
 log = logging.getLogger("builtin_server")
 
+# What this server chooses when a request leaves num_ctx or num_batch unset (512: Ollama's own batch)
 DEFAULT_NUM_CTX = 4096
+DEFAULT_NUM_BATCH = 512
 MIN_NUM_CTX = 64
 BUSY_MESSAGE = "server busy, please try again.  maximum pending requests exceeded"
 
@@ -115,7 +117,8 @@ class Engine:
             log.warning("num_ctx %d clamped to [%d, %d]", num_ctx, MIN_NUM_CTX, trained)
             num_ctx = min(max(num_ctx, MIN_NUM_CTX), trained)
         num_thread = options.num_thread if 0 < options.num_thread <= self.threads else self.threads
-        return LoadKey(num_ctx, min(max(options.num_batch, 1), num_ctx), num_thread)
+        num_batch = options.num_batch or DEFAULT_NUM_BATCH
+        return LoadKey(num_ctx, min(max(num_batch, 1), num_ctx), num_thread)
 
     def _ensure_loaded(self, options: Options):
         """Load (or reload with new runner options, as Ollama does); call inside slot()."""

@@ -22,12 +22,12 @@ from lib.builtin_server import model as bundled
 from lib.builtin_server import prompts, validation
 from lib.builtin_server.engine import Engine, Final, Job
 from lib.builtin_server.validation import ApiError, bad_request, field
+from lib.ollama_facts import METRICS, ROLES, same_model
 
 log = logging.getLogger("builtin_server")
 
 MAX_BODY = 64 << 20
 NDJSON = "application/x-ndjson"
-ROLES = ("system", "user", "assistant", "tool")
 NO_VISION = (
     f'"{MODEL_NAME}" cannot read images: it is a text-only base model without vision. Send images '
     "to a multimodal model on a real Ollama server instead, e.g. llava, gemma3:4b or moondream.")
@@ -43,11 +43,9 @@ def rfc3339(when: dt.datetime | None = None) -> str:
 
 
 def is_bundled(name: str) -> bool:
-    """The bundled model's name, in any case, with or without Ollama's registry/library prefix."""
-    name = name.strip().lower()
-    for prefix in ("registry.ollama.ai/", "library/"):
-        name = name.removeprefix(prefix)
-    return name == MODEL_NAME
+    """The bundled model's name as Ollama reads names: any case, with or without its registry and
+    library prefix (`registry.ollama.ai/library/gemma3:270m-base`)."""
+    return same_model(name, MODEL_NAME)
 
 
 def not_found(name: str) -> ApiError:
@@ -466,9 +464,7 @@ def _final(name: str, chat: bool, text: str, final: Final) -> dict:
     reply.update(done=True, done_reason=final.done_reason)
     if not chat:
         reply["context"] = final.context
-    reply.update(total_duration=final.total_duration, load_duration=final.load_duration,
-                 prompt_eval_count=final.prompt_eval_count, prompt_eval_duration=final.prompt_eval_duration,
-                 eval_count=final.eval_count, eval_duration=final.eval_duration)
+    reply.update({metric: getattr(final, metric) for metric in METRICS})
     return reply
 
 

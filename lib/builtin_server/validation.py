@@ -2,7 +2,8 @@
 
 Ollama decodes bodies into Go structs; this module reproduces the parts a client can observe: the
 body is JSON whatever the Content-Type, unknown top-level fields are ignored, wrong types are
-rejected, options are typed one by one, `keep_alive` takes seconds or a Go duration.
+rejected, options are typed one by one, `keep_alive` takes seconds or a Go duration. The Ollama
+facts themselves (options, durations) are lib.ollama_facts'.
 """
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import base64
 import dataclasses
 import json
 import logging
-import math
 import re
 from typing import Any
+
+from lib import ollama_facts
 
 log = logging.getLogger("builtin_server")
 
@@ -142,83 +144,46 @@ def images(value: Any, go_type: str, name: str = "images") -> list[str]:
 
 # --- keep_alive ------------------------------------------------------------------------------------
 
-DEFAULT_KEEP_ALIVE = 300.0  # seconds, Ollama's 5m
-MAX_DURATION = (2**63 - 1) / 1e9
-_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_GO_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-
-
-def parse_go_duration(text: str) -> float:
-    """time.ParseDuration, in seconds: "5m", "1h30m", "-1m", "1.5s", "0"."""
-    sign = -1.0 if text.startswith("-") else 1.0
-    s = text[1:] if text[:1] in ("+", "-") else text
-    if s == "0":
-        return 0.0
-    if not s:
-        raise bad_request(f'time: invalid duration "{text}"')
-    total, pos = 0.0, 0
-    while pos < len(s):
-        match = _GO_PART.match(s, pos)
-        if not match:
-            if re.fullmatch(r"\d+\.?\d*|\.\d+", s[pos:]):
-                raise bad_request(f'time: missing unit in duration "{text}"')
-            raise bad_request(f'time: invalid duration "{text}"')
-        total += float(match.group(1)) * _GO_UNITS[match.group(2)]
-        pos = match.end()
-    return sign * total
-
-
-def _float(value: int | float) -> float:
-    """A JSON number as a float; integers too large for a float (10**400) become inf."""
-    try:
-        return float(value)
-    except OverflowError:
-        return math.inf if value > 0 else -math.inf
-
-
 def keep_alive(value: Any) -> float:
     """Seconds to keep the model loaded after this request: 0 unloads now, math.inf is forever."""
-    if value is None:
-        return DEFAULT_KEEP_ALIVE
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise bad_request(f"Unsupported type: '{json_kind(value)}' for keep_alive")
-    seconds = parse_go_duration(value) if isinstance(value, str) else _float(value)
-    # Beyond Go's largest time.Duration (about 292 years) is "forever" too.
-    return math.inf if seconds < 0 or seconds > MAX_DURATION else seconds
+    try:
+        return ollama_facts.keep_alive_seconds(value)
+    except TypeError:
+        raise bad_request(f"Unsupported type: '{json_kind(value)}' for keep_alive") from None
+    except ValueError as exc:  # not a Go duration: Go's message
+        raise bad_request(str(exc)) from None
 
 
 # --- options ---------------------------------------------------------------------------------------
 
-_INT_OPTIONS = {"num_keep", "seed", "num_predict", "top_k", "repeat_last_n", "num_ctx", "num_batch",
-                "num_gpu", "main_gpu", "num_thread"}
-_FLOAT_OPTIONS = {"top_p", "min_p", "typical_p", "temperature", "repeat_penalty", "presence_penalty",
-                  "frequency_penalty"}
-_BOOL_OPTIONS = {"use_mmap"}
-REMOVED_OPTIONS = {"num_gqa", "rope_frequency_base", "rope_frequency_scale", "numa", "tfs_z",
-                   "penalize_newline", "low_vram", "f16_kv", "logits_all", "vocab_only", "use_mlock",
-                   "mirostat", "mirostat_tau", "mirostat_eta"}
-# Accepted and type-checked, but with no effect on a CPU-only llama.cpp (no GPU to offload to).
-_NO_EFFECT = {"num_keep", "num_gpu", "main_gpu", "use_mmap"}
+_DEFAULT = {option.name: option.default for option in ollama_facts.OPTIONS}
 
 
 @dataclasses.dataclass(frozen=True)
 class Options:
-    """Sampling and runner options with Ollama's defaults (OLLAMA_API.md)."""
-    seed: int = -1
-    num_predict: int = -1
-    top_k: int = 40
-    top_p: float = 0.9
-    min_p: float = 0.0
-    typical_p: float = 1.0
-    repeat_last_n: int = 64
-    temperature: float = 0.8
-    repeat_penalty: float = 1.0
-    presence_penalty: float = 0.0
-    frequency_penalty: float = 0.0
+    """The options this engine uses, with Ollama's defaults; None: the engine chooses (num_ctx, num_batch).
+
+    The other current options are type-checked and have no effect here: num_keep (no context
+    shift), num_gpu, main_gpu and use_mmap (CPU only), draft_num_predict (no draft model).
+    """
+    seed: int = _DEFAULT["seed"]
+    num_predict: int = _DEFAULT["num_predict"]
+    top_k: int = _DEFAULT["top_k"]
+    top_p: float = _DEFAULT["top_p"]
+    min_p: float = _DEFAULT["min_p"]
+    typical_p: float = _DEFAULT["typical_p"]
+    repeat_last_n: int = _DEFAULT["repeat_last_n"]
+    temperature: float = _DEFAULT["temperature"]
+    repeat_penalty: float = _DEFAULT["repeat_penalty"]
+    presence_penalty: float = _DEFAULT["presence_penalty"]
+    frequency_penalty: float = _DEFAULT["frequency_penalty"]
     stop: tuple[str, ...] = ()
-    num_ctx: int = 0      # 0: the server's default
-    num_batch: int = 512
-    num_thread: int = 0   # 0: the server's default
+    num_ctx: int | None = _DEFAULT["num_ctx"]
+    num_batch: int | None = _DEFAULT["num_batch"]
+    num_thread: int = _DEFAULT["num_thread"]
+
+
+_USED = {f.name for f in dataclasses.fields(Options)}
 
 
 def options(value: Any) -> Options:
@@ -233,37 +198,22 @@ def options(value: Any) -> Options:
         raise _type_error("GenerateRequest", "options", value, "map[string]interface {}")
     chosen: dict[str, Any] = {}
     for key, v in value.items():
-        if key in REMOVED_OPTIONS:
-            log.warning("option %r is no longer supported by Ollama and is ignored", key)
+        option = ollama_facts.OPTIONS_BY_NAME.get(key)
+        if option is None:
+            if key in ollama_facts.REMOVED_BY_NAME:
+                log.warning("option %r is no longer supported by Ollama and is ignored", key)
+            else:
+                log.warning("option %r is not a known Ollama option and is ignored", key)
             continue
-        if v is None:
-            continue
-        if key in _INT_OPTIONS:
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise bad_request(f'option "{key}" must be of type integer')
-            v = int(v)  # Go converts the JSON float64 with int64(v): 1.9 -> 1
-        elif key in _FLOAT_OPTIONS:
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(_float(v)):
-                raise bad_request(f'option "{key}" must be of type float32')
-            v = float(v)
-        elif key in _BOOL_OPTIONS:
-            if not isinstance(v, bool):
-                raise bad_request(f'option "{key}" must be of type boolean')
-        elif key == "stop":
-            if isinstance(v, str):
-                raise bad_request(
-                    'option "stop" must be of type array: a list of strings such as ["\\n", "User:"], '
-                    "not a bare string")
-            if not isinstance(v, list):
-                raise bad_request('option "stop" must be of type array')
-            if not all(isinstance(s, str) for s in v):
-                raise bad_request('option "stop" must be of an array of strings')
-            v = tuple(s for s in v if s)
-        else:
-            log.warning("option %r is not a known Ollama option and is ignored", key)
-            continue
-        if key not in _NO_EFFECT:
-            chosen[key] = v
+        if key == "stop" and isinstance(v, str):
+            raise bad_request('option "stop" must be of type array: a list of strings such as ["\\n", "User:"], '
+                              "not a bare string")
+        try:
+            v = option.convert(v)
+        except TypeError as exc:
+            raise bad_request(str(exc)) from None
+        if v is not None and key in _USED:
+            chosen[key] = tuple(s for s in v if s) if key == "stop" else v
     return Options(**chosen)
 
 

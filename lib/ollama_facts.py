@@ -1,0 +1,281 @@
+"""What Ollama (~v0.33) is, written once for the dashboard and the built-in server: options, roles,
+capabilities, the final chunk's metrics, Go durations and keep_alive, model names, hosts.
+
+Plain Python and cheap to import. Sources: ../shared/OLLAMA_API.md and Ollama's code (api/types.go,
+types/model/name.go, envconfig/config.go), Go's time.ParseDuration (src/time/format.go).
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+from dataclasses import astuple, dataclass
+
+# --- hosts -----------------------------------------------------------------------------------------
+
+DEFAULT_HOST = "127.0.0.1"  # Ollama's, with OLLAMA_HOST unset (envconfig.Host)
+DEFAULT_PORT = 11434
+DEFAULT_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+BUILTIN_HOST = "127.0.0.1"  # the built-in server's: next to Ollama's port, so both can run
+BUILTIN_PORT = 11435
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})  # names of this machine
+
+# --- chat, capabilities, metrics -------------------------------------------------------------------
+
+ROLES = ("system", "user", "assistant", "tool")
+# /api/show `capabilities` (types/model/capability.go). "image" is image generation: the error
+# for a model without it says `does not support image generation`.
+CAPABILITIES = ("completion", "vision", "tools", "insert", "embedding", "thinking", "audio", "image")
+# The final chunk's metrics (api.Metrics), in the order Ollama writes them; durations in integer ns.
+METRICS = ("total_duration", "load_duration", "prompt_eval_count", "prompt_eval_duration", "eval_count",
+           "eval_duration")
+DURATION_FIELDS = tuple(name for name in METRICS if name.endswith("_duration"))
+COUNT_FIELDS = tuple(name for name in METRICS if name.endswith("_count"))
+
+# --- options ---------------------------------------------------------------------------------------
+
+INT, FLOAT, BOOL, STRINGS = "int", "float", "bool", "list[str]"
+# api.Options.FromMap's messages for a value of the wrong type
+_TYPE_ERRORS = {INT: "must be of type integer", FLOAT: "must be of type float32", BOOL: "must be of type boolean",
+                STRINGS: "must be of type array"}
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    type: str  # INT, FLOAT, BOOL or STRINGS
+    default: object = None  # None: decided by the server or the model
+
+    @property
+    def meaning_key(self) -> str:
+        """The translated explanation of the option (assets/i18n/*/options.json)."""
+        return f"option.{self.name}"
+
+    def convert(self, value):
+        """The value Ollama keeps (api.Options.FromMap), or TypeError with Ollama's message.
+
+        JSON has one number type, so an int option takes a float and truncates it (2048.0 -> 2048,
+        1.9 -> 1) and a float option takes an int; a string, bool or object where a number is
+        expected is an error. null leaves the default (None here).
+        """
+        if value is None:
+            return None
+        if self.type == STRINGS and isinstance(value, list):
+            if not all(isinstance(item, str) for item in value):
+                raise TypeError(f'option "{self.name}" must be of an array of strings')
+            return list(value)
+        if self.type == BOOL and isinstance(value, bool):
+            return value
+        if self.type in (INT, FLOAT) and isinstance(value, (int, float)) and not isinstance(value, bool):
+            # inf and nan (not JSON), or an int beyond float64 (10**400): Go's decoder refuses them
+            with contextlib.suppress(OverflowError, ValueError):
+                converted = int(value) if self.type == INT else float(value)
+                if self.type == INT or math.isfinite(converted):
+                    return converted
+        raise TypeError(f'option "{self.name}" {_TYPE_ERRORS[self.type]}')
+
+
+# api/types.go DefaultOptions and Runner. min_p is not in DefaultOptions: Go's zero value 0.0 (off)
+# is what runs. num_ctx: OLLAMA_CONTEXT_LENGTH, else chosen from the VRAM; num_batch: chosen by the
+# server; main_gpu, use_mmap: the server decides; draft_num_predict: 4 with a draft model, else off.
+OPTIONS = (
+    Option("num_keep", INT, 4), Option("seed", INT, -1), Option("num_predict", INT, -1),
+    Option("top_k", INT, 40), Option("top_p", FLOAT, 0.9), Option("min_p", FLOAT, 0.0),
+    Option("typical_p", FLOAT, 1.0), Option("repeat_last_n", INT, 64), Option("temperature", FLOAT, 0.8),
+    Option("repeat_penalty", FLOAT, 1.0), Option("presence_penalty", FLOAT, 0.0),
+    Option("frequency_penalty", FLOAT, 0.0), Option("stop", STRINGS), Option("num_ctx", INT),
+    Option("num_batch", INT), Option("num_gpu", INT, -1), Option("main_gpu", INT), Option("use_mmap", BOOL),
+    Option("num_thread", INT, 0), Option("draft_num_predict", INT),
+)
+OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
+
+
+@dataclass(frozen=True)
+class RemovedOption:
+    """An option Ollama no longer has: sent anyway, it is ignored with a log line."""
+
+    name: str
+    removed_in: str  # the Ollama version that removed it
+    ignored_since: str | None = None  # an earlier version from which it already had no effect
+
+
+REMOVED_OPTIONS = (
+    RemovedOption("num_gqa", "0.1.35"), RemovedOption("rope_frequency_base", "0.1.35"),
+    RemovedOption("rope_frequency_scale", "0.1.35"), RemovedOption("numa", "0.3.4"),
+    RemovedOption("tfs_z", "0.5.2"), RemovedOption("penalize_newline", "0.5.5"),
+    # 0.7.0, not 0.6.9: there is no 0.6.9 release
+    RemovedOption("low_vram", "0.7.0"), RemovedOption("f16_kv", "0.7.0", ignored_since="0.4.1"),
+    RemovedOption("logits_all", "0.7.0"), RemovedOption("vocab_only", "0.7.0"),
+    RemovedOption("use_mlock", "0.7.0"), RemovedOption("mirostat", "0.7.0"),
+    RemovedOption("mirostat_tau", "0.7.0"), RemovedOption("mirostat_eta", "0.7.0"),
+)
+REMOVED_BY_NAME = {option.name: option for option in REMOVED_OPTIONS}
+
+# --- Go durations and keep_alive -------------------------------------------------------------------
+
+_NS_PER_UNIT = {"ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
+                "h": 3600 * 10**9}  # µ is U+00B5 (micro sign), μ U+03BC (Greek mu): Go takes both
+_DIGITS = "0123456789"  # ASCII only: str.isdigit would take "²" or "٣"
+_LIMIT = 1 << 63  # Go's arithmetic is on uint64 with this bound
+
+
+def _go_quote(text: str) -> str:
+    """Go's time.quote: double quotes, and \\x escapes for the bytes of non-ASCII or control characters."""
+    out = []
+    for char in text:
+        if char < " " or ord(char) >= 0x80:
+            out += [f"\\x{byte:02x}" for byte in char.encode("utf-8", "surrogatepass")]
+        else:
+            out.append("\\" + char if char in '"\\' else char)
+    return '"' + "".join(out) + '"'
+
+
+def parse_go_duration(text: str) -> float:
+    """Go's time.ParseDuration, in seconds: "5m", "1h30m", "-1m", ".5s", "+5m", "5.s", "1µs", "0".
+
+    Raises ValueError with Go's message: `time: invalid duration "x"`, `time: missing unit in
+    duration "5"`, `time: unknown unit "x" in duration "5x"`. Step for step as Go, overflow included.
+    """
+    def invalid() -> ValueError:
+        return ValueError(f"time: invalid duration {_go_quote(text)}")
+
+    s, negative = text, False
+    if s[:1] in ("-", "+"):
+        negative, s = s[0] == "-", s[1:]
+    if s == "0":
+        return 0.0
+    if not s:
+        raise invalid()
+    total = 0
+    while s:
+        if s[0] != "." and s[0] not in _DIGITS:
+            raise invalid()
+        whole, i = 0, 0
+        while i < len(s) and s[i] in _DIGITS:
+            if whole > _LIMIT // 10:
+                raise invalid()
+            whole = whole * 10 + int(s[i])
+            if whole > _LIMIT:
+                raise invalid()
+            i += 1
+        has_whole, s = i > 0, s[i:]
+        fraction, scale, has_fraction = 0, 1.0, False
+        if s[:1] == ".":
+            s, i, overflow = s[1:], 0, False
+            while i < len(s) and s[i] in _DIGITS:
+                if not overflow:  # past uint64, Go stops adding precision instead of failing
+                    longer = fraction * 10 + int(s[i])
+                    overflow = fraction > (_LIMIT - 1) // 10 or longer > _LIMIT
+                    if not overflow:
+                        fraction, scale = longer, scale * 10
+                i += 1
+            has_fraction, s = i > 0, s[i:]
+        if not has_whole and not has_fraction:  # ".s", "-.s"
+            raise invalid()
+        i = 0
+        while i < len(s) and s[i] != "." and s[i] not in _DIGITS:
+            i += 1
+        if i == 0:
+            raise ValueError(f"time: missing unit in duration {_go_quote(text)}")
+        unit_name, s = s[:i], s[i:]
+        if unit_name not in _NS_PER_UNIT:
+            raise ValueError(f"time: unknown unit {_go_quote(unit_name)} in duration {_go_quote(text)}")
+        unit = _NS_PER_UNIT[unit_name]
+        if whole > _LIMIT // unit:
+            raise invalid()
+        value = whole * unit
+        if fraction:
+            value += int(float(fraction) * (float(unit) / scale))  # float64, as Go, then truncated
+            if value > _LIMIT:
+                raise invalid()
+        total += value
+        if total > _LIMIT:
+            raise invalid()
+    if not negative and total > _LIMIT - 1:
+        raise invalid()
+    return (-total if negative else total) / 1e9
+
+
+DEFAULT_KEEP_ALIVE = 300.0  # seconds: Ollama's 5m
+MAX_DURATION = (_LIMIT - 1) / 1e9  # Go's largest time.Duration, in seconds (about 292 years)
+
+
+def keep_alive_seconds(value: int | float | str | None) -> float:
+    """How long a model stays loaded after a request (api.Duration): 0 unloads at once, math.inf is
+    forever. None: 5m. A number is seconds, a string a Go duration (ValueError if it is not one);
+    negative, or a number beyond Go's largest duration, keeps the model loaded forever."""
+    if value is None:
+        return DEFAULT_KEEP_ALIVE
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise TypeError(f"keep_alive must be a number or a string, not {type(value).__name__}")
+    if isinstance(value, str):
+        seconds = parse_go_duration(value)
+    else:
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int beyond float64 (10**400)
+            seconds = math.inf if value > 0 else -math.inf
+    return math.inf if seconds < 0 or seconds > MAX_DURATION else seconds
+
+
+# --- model names -----------------------------------------------------------------------------------
+
+DEFAULT_REGISTRY, DEFAULT_NAMESPACE, DEFAULT_TAG = "registry.ollama.ai", "library", "latest"
+# types/model/name.go isValidPart: a letter, digit or _ first; "." nowhere in a namespace, ":" only
+# in the host (its port); at most 350 characters for a host, 80 for the other parts.
+_NAME_PARTS = {
+    "host": re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,349}"),
+    "namespace": re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,79}"),
+    "model": re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}"),
+    "tag": re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}"),
+}
+
+
+@dataclass(frozen=True)
+class ModelName:
+    """`[host/][namespace/]model[:tag]` with Ollama's defaults filled in."""
+
+    host: str
+    namespace: str
+    model: str
+    tag: str
+
+    def display(self) -> str:
+        """Ollama's DisplayShortest, as /api/tags lists names: `llava:latest`, `user/m:v1`, `h:5000/ns/m:v1`."""
+        if self.host.lower() != DEFAULT_REGISTRY:
+            return f"{self.host}/{self.namespace}/{self.model}:{self.tag}"
+        if self.namespace.lower() != DEFAULT_NAMESPACE:
+            return f"{self.namespace}/{self.model}:{self.tag}"
+        return f"{self.model}:{self.tag}"
+
+    def same_as(self, other: ModelName) -> bool:
+        """Ollama compares names without case (Name.EqualFold)."""
+        return all(mine.lower() == theirs.lower() for mine, theirs in zip(astuple(self), astuple(other)))
+
+
+def parse_model_name(text: str) -> ModelName | None:
+    """The name as Ollama reads it (model.ParseName), or None where Ollama answers "invalid model name".
+
+    Surrounding spaces are dropped (modelref.ParseRef); a scheme before the host (`https://`) too.
+    A separator with nothing after it (`llama2:`, `/m`) makes the name invalid, as Ollama's MissingPart.
+    """
+    s, tag = text.strip(), DEFAULT_TAG
+    if s.rfind(":") > s.rfind("/"):  # "/" cannot be in a tag, so a later ":" starts one
+        s, _, tag = s.rpartition(":")
+    host, namespace = DEFAULT_REGISTRY, DEFAULT_NAMESPACE
+    rest, slash, model = s.rpartition("/")
+    if slash:
+        rest, slash, namespace = rest.rpartition("/")
+        if slash:  # what is left is the host, perhaps after a scheme
+            _, scheme_separator, after_scheme = rest.partition("://")
+            host = after_scheme if scheme_separator else rest
+    name = ModelName(host, namespace, model, tag)
+    if all(pattern.fullmatch(getattr(name, part)) for part, pattern in _NAME_PARTS.items()):
+        return name
+    return None
+
+
+def same_model(a: str, b: str) -> bool:
+    """`llava` and `registry.ollama.ai/library/LLaVA:latest` are the same model; an invalid name is no model."""
+    first, second = parse_model_name(a), parse_model_name(b)
+    return first is not None and second is not None and first.same_as(second)
