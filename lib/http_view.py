@@ -1,8 +1,9 @@
 """Any recorded call as the course teaches it: JSON request, curl, Python `requests`, raw response,
 and the final chunk's fields explained. Pure functions; lib/ui.py lays them out.
 
-Base64 images and token lists are long: given a `note` (what to write instead of the rest, in the
-user's language), the screen versions shorten them; without one (the copies) they stay complete.
+Base64 images, token lists and long model lists are long: given a `note` (what to write instead of
+the rest, in the user's language), the screen versions shorten them; without one (the copies) they
+stay complete.
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from lib.formatting import human_duration
 from lib.generation import Generation
 
 SHORT_BASE64 = 24  # characters of an image kept on screen
-Note = Callable[[str, int], str]  # (kind: "chars" | "tokens", count) -> "4.920 caracteres"
+SHORT_MODELS = 5  # models of a long list (/api/tags on a server with 300 models) kept on screen
+Note = Callable[[str, int], str]  # (kind: "chars" | "tokens" | "more_models", count) -> "4.920 caracteres"
 
 
 def shorten_images(body, note: Note | None = None):
@@ -107,17 +109,31 @@ def response_text(exchange: Exchange, note: Note, collapse_after: int = 20) -> t
 
 
 def shorten_response_line(line: str, note: Note) -> str:
-    """Token lists (`context`) are long and meaningless to read: show a few and the count."""
-    if '"context"' not in line or len(line) < 400:
+    """Long lists are meaningless to read whole: token lists (`context`) show a few tokens and the
+    count; a long model list (`/api/tags`: 113 KB at 300 models) its first models and how many more."""
+    if len(line) < 400 or ('"context"' not in line and '"models"' not in line):
         return line
     try:
         value = json.loads(line)
     except ValueError:
         return line
-    if isinstance(value, dict) and isinstance(value.get("context"), list) and len(value["context"]) > 8:
-        tokens = value["context"]
+    if not isinstance(value, dict):
+        return line
+    tokens, listed = value.get("context"), value.get("models")
+    if isinstance(tokens, list) and len(tokens) > 8:
         value["context"] = tokens[:6] + [f"… {note('tokens', len(tokens))}"]
+    elif isinstance(listed, list) and len(listed) > 2 * SHORT_MODELS:
+        value["models"] = listed[:SHORT_MODELS] + [f"… {note('more_models', len(listed) - SHORT_MODELS)}"]
+    else:
+        return line
     return json.dumps(value, ensure_ascii=False)
+
+
+def response_body(exchange: Exchange) -> str:
+    """The response as received, for its download: a JSON answer is recorded whole (a stream keeps
+    its first and last lines)."""
+    head, _, tail = exchange.response_lines()
+    return "\n".join(head + tail)
 
 
 @dataclass(frozen=True)

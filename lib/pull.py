@@ -1,14 +1,20 @@
 """Following `/api/pull` like the CLI does: one bar per layer, overall percent, speed, time left.
 
 `PullProgress.update` takes each status line of the stream; everything else is derived.
+`PullFollower` runs one pull to its end and hands out the progress to draw; pages/models.py draws.
 """
 from __future__ import annotations
 
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Iterator
+
+from lib import models
+from lib.client import Exchange, OllamaError
 
 SPEED_WINDOW_S = 5.0  # speed is measured over the last seconds, like the CLI's
+REDRAW_S = 0.25  # progress is handed out at most this often: Ollama sends a line every ~60 ms
 
 
 @dataclass
@@ -82,3 +88,67 @@ class PullProgress:
         if not speed or self.done:
             return None
         return (self.total - self.completed) / speed
+
+
+class PullFollower:
+    """One `/api/pull`, followed to its end: iterate it for the progress to draw (at most every
+    `every_s` seconds, and once more at the end), then read `finished`, `succeeded`, `error` and
+    `exchange`. Server errors, error lines and read-only mode end it with `error` set.
+
+    `cancel()` closes the stream at once, also from another thread: Streamlit 1.67 runs a Cancel
+    click's callback while the old run may still wait for the server's next line. As a context
+    manager it closes the stream however the iteration ends (a rerun interrupts the drawing)."""
+
+    def __init__(self, client, name: str, every_s: float = REDRAW_S, clock=time.monotonic,
+                 environ=None):
+        self.name = name
+        self.progress = PullProgress(clock=clock)
+        self.error: Exception | None = None
+        self.exchange: Exchange | None = None
+        self.finished = False  # the stream ended or failed; False while it runs, or once cancelled
+        self.cancelled = False
+        self._client, self._every_s, self._clock, self._environ = client, every_s, clock, environ
+        self._stream = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.finished and self.error is None and self.progress.done
+
+    def __iter__(self) -> Iterator[PullProgress]:
+        try:
+            models.ensure_writable(self._environ)
+            self._stream = self._client.pull(self.name)
+            self.exchange = self._stream.exchange
+            if self.cancelled:  # cancelled while the request was being sent
+                return
+            shown, unshown = None, False
+            for chunk in self._stream:
+                self.progress.update(chunk)
+                unshown = True
+                if shown is None or self._clock() - shown >= self._every_s:
+                    yield self.progress
+                    shown, unshown = self._clock(), False  # counted from the end of the drawing
+            if self._stream.stopped:  # cancelled: the stream ended early, and on purpose
+                return
+            if unshown:
+                yield self.progress  # the last state is always drawn
+            self.finished = True
+        except (OllamaError, models.ReadOnlyMode) as error:
+            self.error, self.finished = error, True
+        finally:
+            self.close()
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        self.close()
+
+    def close(self) -> None:
+        """The server sees the connection close and stops sending; what it wrote stays on disk."""
+        if self._stream is not None:
+            self._stream.close()
+
+    def __enter__(self) -> PullFollower:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

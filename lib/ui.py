@@ -200,20 +200,25 @@ def show_error(error: Exception, key: str) -> None:
         st.text(diagnosis.detail)
     exchange = getattr(error, "exchange", None)
     if isinstance(error, OllamaError) and exchange is not None:
-        show_http(exchange, key=f"{key}.error")
+        show_http(exchange, key=f"{key}.error", lazy=False)  # errors are few, and may be flashed
 
 
 # ----------------------------------------------------------------------- show the HTTP
-def show_http(exchange: Exchange, key: str, expanded: bool = False) -> None:
+def show_http(exchange: Exchange, key: str, expanded: bool = False, lazy: bool = True) -> None:
     """The call as HTTP: request JSON, curl, Python, raw response, final fields explained.
 
     Built only while open (a keyed expander reruns when toggled), and downloads are made on click:
-    a chat of 200 answers sends 200 closed labels, not 200 copies of the whole history."""
+    a chat of 200 answers sends 200 closed labels, not 200 copies of the whole history. `lazy=False`
+    builds it at once: for a message that the rerun made by opening it would no longer show."""
     status = exchange.status if exchange.status is not None else "—"
-    panel = st.expander(t("http.title", method=exchange.method, path=exchange.path, status=status),
-                        expanded=expanded, icon=":material/http:", key=f"{key}.open", on_change="rerun")
-    if not panel.open:
-        return
+    label = t("http.title", method=exchange.method, path=exchange.path, status=status)
+    if lazy:
+        panel = st.expander(label, expanded=expanded, icon=":material/http:", key=f"{key}.open",
+                            on_change="rerun")
+        if not panel.open:
+            return
+    else:
+        panel = st.expander(label, expanded=expanded, icon=":material/http:")
     with panel:
         tabs = st.tabs([t("http.request"), "curl", "Python", t("http.response"), t("http.fields")])
         with tabs[0]:
@@ -240,6 +245,9 @@ def show_http(exchange: Exchange, key: str, expanded: bool = False) -> None:
             st.code(text or t("http.empty_body"), language="json" if text else None)
             if hidden:
                 st.caption(t("http.hidden_lines", count=hidden))
+            if text and not exchange.streamed:  # one JSON body, recorded whole: the complete copy
+                _download(t("http.download_response"), lambda: http_view.response_body(exchange),
+                          "response.json", f"{key}.response")
         with tabs[4]:
             fields = http_view.explain_final(exchange.final_chunk(), note)
             if not fields:

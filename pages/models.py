@@ -1,12 +1,9 @@
 """2. Model library: the course catalog, installed models, details, pull with progress, delete, copy."""
-import time
-
 import streamlit as st
 
-from lib import catalog, models, ui
+from lib import catalog, library, models, ui, ui_models
 from lib.client import OllamaError
-from lib.formatting import human_bytes
-from lib.pull import PullProgress
+from lib.pull import PullFollower
 
 ui.ensure_app_frame()
 t = ui.t
@@ -16,106 +13,58 @@ writable = not models.read_only()
 if not writable:
     st.info(t("models.read_only"), icon=":material/lock:")
 
-PULL_KEY, CANCEL_KEY, CONFIRM_KEY, DONE_KEY = ("models.pull_request", "models.pull_cancelled",
-                                               "models.confirm_delete", "models.done")
-UI_REFRESH_S = 0.25  # redraw the bars at most this often; lines come every ~60 ms
+# the model to pull; the pull a run follows now; the last finished pull, shown until the next one
+PULL_KEY, LIVE_KEY, LAST_KEY = "models.pull_request", "models.pull_live", "models.pull_last"
 
 
 def request_pull(name: str) -> None:
     try:
         st.session_state[PULL_KEY] = models.check_name(name)
-        st.session_state.pop(CANCEL_KEY, None)
+        st.session_state.pop(LAST_KEY, None)
     except models.NameRefused as refused:
-        st.session_state["models.name_error"] = refused
+        ui_models.refuse(refused)
 
 
 def cancel_pull() -> None:
-    st.session_state[CANCEL_KEY] = st.session_state.pop(PULL_KEY, None)
-
-
-def draw_progress(progress: PullProgress, area) -> None:
-    with area.container():
-        for layer in progress.layers.values():
-            st.progress(layer.fraction, text=f"pulling {layer.short}… {layer.fraction:.0%} · "
-                                             f"{human_bytes(layer.total)}")
-        speed, left = progress.speed, progress.seconds_left
-        st.progress(progress.fraction, text=t(
-            "models.pull.overall", percent=f"{progress.fraction:.0%}",
-            done=human_bytes(progress.completed), total=human_bytes(progress.total),
-            speed=f"{human_bytes(speed)}/s" if speed else "—",
-            left=f"{left:.0f} s" if left is not None else "—"))
-        st.caption(" → ".join(s for s in progress.statuses if not s.startswith("pulling ")
-                              or s == "pulling manifest"))
+    name = st.session_state.pop(PULL_KEY, None)
+    if live := st.session_state.pop(LIVE_KEY, None):
+        live.cancel()  # now: the run drawing it may still be waiting for the server's next line
+    ui.flash("warning", t("models.pull.cancelled", model=name), ":material/cancel:")
 
 
 def run_pull(name: str) -> None:
-    """Stream the pull into the bars; Cancel reruns the page, which closes the stream."""
+    """Draw the pull as it goes. Cancel closes its stream; any other rerun (a click elsewhere,
+    another page) interrupts the drawing, which closes it too, and the next visit resumes it."""
+    if older := st.session_state.get(LIVE_KEY):
+        older.cancel()  # Streamlit 1.67 starts this run before the one that followed it has stopped
     cancel_area = st.empty()
     cancel_area.button(t("models.pull.cancel"), key="models.cancel", on_click=cancel_pull,
                        icon=":material/cancel:")
-    progress, area, stream = PullProgress(), st.empty(), None
-    drawn, finished = 0.0, False
-    try:
-        models.ensure_writable()
-        stream = client.pull(name)
-        for chunk in stream:
-            progress.update(chunk)
-            if time.monotonic() - drawn > UI_REFRESH_S:
-                draw_progress(progress, area)
-                drawn = time.monotonic()
-        draw_progress(progress, area)
-        finished = True
-        if progress.done:
-            st.success(t("models.pull.success", model=name), icon=":material/check_circle:")
-            ui.forget_server_lists()
-    except (OllamaError, models.ReadOnlyMode) as error:
-        finished = True
-        ui.show_error(error, key="models.pull")
-    finally:
-        if stream is not None:
-            stream.close()  # also when a rerun interrupts the loop: the server stops sending
-        if finished:  # any other rerun (a click elsewhere, another page) resumes it later
-            st.session_state.pop(PULL_KEY, None)
-            cancel_area.empty()
-    if stream is not None:
-        ui.show_http(stream.exchange, key="models.pull.http")
+    area = st.empty()
+    with PullFollower(client, name) as pull:
+        st.session_state[LIVE_KEY] = pull
+        for progress in pull:
+            ui_models.pull_progress(progress, area)
+    if not pull.finished:  # cancelled: the run of the Cancel click says so
+        return
+    if st.session_state.get(LIVE_KEY) is pull:
+        del st.session_state[LIVE_KEY]
+    st.session_state.pop(PULL_KEY, None)
+    st.session_state[LAST_KEY] = pull
+    if pull.succeeded:
+        ui.forget_server_lists()
+    st.rerun()  # the lists above with the new model, and the outcome below
 
 
-# Button callbacks read the chosen model from session state, not from arguments bound when the
-# button was drawn: the selection may have changed in the same interaction.
-def delete() -> None:
-    name = st.session_state.pop(CONFIRM_KEY, None)
-    try:
-        models.ensure_writable()
-        client.delete(name)
-        st.session_state[DONE_KEY] = t("models.deleted", model=name)
-    except (OllamaError, models.ReadOnlyMode) as error:
-        st.session_state["models.action_error"] = error
-    ui.forget_server_lists()
+@st.dialog(t("models.delete.title"))
+def confirm_delete(name: str) -> None:
+    st.warning(t("models.delete.confirm", model=name), icon=":material/warning:")
+    yes, no = st.columns(2)
+    if (yes.button(t("models.delete.yes"), key="models.delete.yes", type="primary",
+                   on_click=ui_models.delete, args=(client, name))
+            or no.button(t("models.delete.no"), key="models.delete.no")):
+        st.rerun()  # closes the dialog (a click inside it reruns only the dialog)
 
-
-def copy() -> None:
-    source = st.session_state.get("models.chosen")
-    try:
-        models.ensure_writable()
-        destination = models.check_name(st.session_state.get("models.copy_to", ""))
-        client.copy(source, destination)
-        st.session_state[DONE_KEY] = t("models.copied", source=source, destination=destination)
-    except models.NameRefused as refused:
-        st.session_state["models.name_error"] = refused
-    except (OllamaError, models.ReadOnlyMode) as error:
-        st.session_state["models.action_error"] = error
-    ui.forget_server_lists()
-
-
-if refused := st.session_state.pop("models.name_error", None):
-    st.error(t(refused.key, name=refused.name), icon=":material/error:")
-if error := st.session_state.pop("models.action_error", None):
-    ui.show_error(error, key="models.action")
-if done := st.session_state.pop(DONE_KEY, None):
-    st.success(done, icon=":material/check_circle:")
-if cancelled := st.session_state.pop(CANCEL_KEY, None):
-    st.warning(t("models.pull.cancelled", model=cancelled), icon=":material/cancel:")
 
 # ------------------------------------------------------------------------ installed models
 st.header(t("models.installed"))
@@ -128,13 +77,7 @@ rows = models.installed_models(tags) if tags else []
 if tags is not None and not rows:
     st.caption(t("models.installed_none"))
 if rows:
-    st.dataframe(
-        [{t("models.col.name"): r.name, "ID": r.id, t("models.col.size"): r.size_gb,
-          t("models.col.modified"): ui.age(r.modified_ago), t("models.col.modified_at"): r.modified,
-          t("models.col.family"): r.family, t("models.col.parameters"): r.parameter_size,
-          t("models.col.quantization"): r.quantization} for r in rows],
-        hide_index=True, width="stretch",
-        column_config={t("models.col.size"): st.column_config.NumberColumn(format="%.1f GB")})
+    ui_models.installed_table(rows)
 if tags_call is not None:
     ui.show_http(tags_call, key="models.tags.http")
 
@@ -142,50 +85,23 @@ if tags_call is not None:
 if rows:
     st.subheader(t("models.details"))
     chosen = st.selectbox(t("models.choose"), [r.name for r in rows], key="models.chosen")
-    try:
-        details = models.model_details(client.show(chosen))
-        show_call = client.last
+    try:  # asked once per model version for every session: the digest is in the cache key
+        show, show_call = ui.model_show(chosen, library.digests(tags).get(chosen, ""))
     except OllamaError as error:  # e.g. deleted by someone else meanwhile
         ui.show_error(error, key="models.show")
-        details = None
-    if details is not None:
-        if details.capabilities is None:
-            st.caption(t("models.capabilities_unknown"))
-        else:
-            st.markdown(" ".join(
-                f":blue-badge[{t('models.capability.' + c) if c in models.CAPABILITIES else c}]"
-                for c in details.capabilities))
-        cols = st.columns(4)
-        cols[0].metric(t("models.context_length"), f"{details.context_length:,}" if details.context_length else "—")
-        cols[1].metric(t("models.col.family"), details.family or details.architecture or "—")
-        cols[2].metric(t("models.col.parameters"), details.parameter_size or "—")
-        cols[3].metric(t("models.col.quantization"), details.quantization or "—")
-        for label, text, language in (("models.parameters", details.parameters, None),
-                                      ("models.template", details.template, "go"),
-                                      ("models.system", details.system, None),
-                                      ("models.license", details.license, None),
-                                      ("models.modelfile", details.modelfile, "docker")):
-            if text:
-                with st.expander(t(label)):
-                    st.code(text, language=language, wrap_lines=True)
+        show = None
+    if show is not None:
+        ui_models.details(models.model_details(show))
         ui.show_http(show_call, key="models.show.http")
     if writable:
         left, right = st.columns(2)
-        with left:
-            if st.session_state.get(CONFIRM_KEY) == chosen:
-                st.warning(t("models.delete.confirm", model=chosen), icon=":material/warning:")
-                yes, no = st.columns(2)
-                yes.button(t("models.delete.yes"), key="models.delete.yes", type="primary",
-                           on_click=delete)
-                no.button(t("models.delete.no"), key="models.delete.no",
-                          on_click=lambda: st.session_state.pop(CONFIRM_KEY, None))
-            else:
-                st.button(t("models.delete"), key="models.delete", icon=":material/delete:",
-                          on_click=lambda: st.session_state.update({CONFIRM_KEY: st.session_state["models.chosen"]}))
-        with right:
-            st.text_input(t("models.copy_to"), key="models.copy_to", placeholder=f"{chosen.split(':')[0]}-clase")
-            st.button(t("models.copy"), key="models.copy", icon=":material/content_copy:",
-                      on_click=copy)
+        if left.button(t("models.delete"), key="models.delete", icon=":material/delete:"):
+            confirm_delete(chosen)
+        right.text_input(t("models.copy_to"), key="models.copy_to", placeholder=f"{chosen.split(':')[0]}-clase")
+        # the callback reads the choice when clicked, not when drawn: it may change in between
+        right.button(t("models.copy"), key="models.copy", icon=":material/content_copy:",
+                     on_click=lambda: ui_models.copy(client, st.session_state["models.chosen"],
+                                                     st.session_state.get("models.copy_to", "")))
 
 # ------------------------------------------------------------------------ pull
 if writable:
@@ -198,6 +114,9 @@ if writable:
     if pending := st.session_state.get(PULL_KEY):
         st.markdown(t("models.pull.pulling", model=pending))
         run_pull(pending)
+    elif last := st.session_state.get(LAST_KEY):
+        ui_models.pull_progress(last.progress, st.empty())
+        ui_models.pull_outcome(last)
 
 # ------------------------------------------------------------------------ catalog
 st.header(t("models.catalog"))
@@ -210,18 +129,8 @@ fits = filters[1].number_input(t("models.fits_in"), min_value=1, max_value=1024,
                                value=int(memory) if memory else 8, key="models.fits_in",
                                help=t("models.fits_in_help_local" if memory else "models.fits_in_help"))
 course_only = filters[2].toggle(t("models.course_only"), key="models.course_only")
-names = [r.name for r in rows]
 shown = catalog.select(catalog.load_catalog(), purpose, fits, course_only)
-st.dataframe(
-    [{t("models.col.name"): m.name, t("models.col.tag"): m.tag, t("models.col.parameters"): m.parameters,
-      t("models.col.size"): m.size_gb, t("models.col.memory"): m.memory_gb,
-      t("models.purpose"): ", ".join(t(f"models.purpose.{p}") for p in m.purposes),
-      t("models.col.installed"): catalog.installed(m.tag, names),
-      t("models.col.what"): t(f"catalog.{m.id}"), t("models.col.command"): m.run_command}
-     for m in shown],
-    hide_index=True, width="stretch",
-    column_config={t("models.col.size"): st.column_config.NumberColumn(format="%.1f GB"),
-                   t("models.col.memory"): st.column_config.NumberColumn(format="%d GB")})
+ui_models.catalog_table(shown, [r.name for r in rows])
 st.caption(t("models.catalog.count", shown=len(shown), total=len(catalog.load_catalog())))
 if writable and shown:
     pick_col, go_col = st.columns([3, 1], vertical_alignment="bottom")

@@ -4,7 +4,7 @@ import subprocess
 
 from lib import http_view
 from lib.client import Exchange
-from tests.plugins.fake_ollama import fixture_lines
+from tests.plugins.fake_ollama import TAGS, fixture_lines
 
 def note(kind, count):
     return f"{count:,} {kind}"
@@ -100,3 +100,27 @@ def test_zero_durations_give_no_speed():
     fields = http_view.explain_final({"done": True, "eval_count": 5, "eval_duration": 0}, note)
     assert "tokens_per_second" not in {f.name for f in fields}
     assert http_view.explain_final(None, note) == []
+
+
+def tags_call(count: int) -> Exchange:
+    first = TAGS["models"][0]
+    body = {"models": [{**first, "name": f"model-{n:04d}:latest", "model": f"model-{n:04d}:latest"}
+                       for n in range(count)]}
+    return exchange("/api/tags", None, "GET", [json.dumps(body)], "application/json")
+
+
+def test_a_long_model_list_shows_its_first_five_and_how_many_more():
+    call = tags_call(300)
+    complete = http_view.response_body(call)
+    assert len(complete) > 100_000 and len(json.loads(complete)["models"]) == 300  # the download
+    text, hidden = http_view.response_text(call, note)
+    shown = json.loads(text)["models"]
+    assert [m["name"] for m in shown[:5]] == [f"model-{n:04d}:latest" for n in range(5)]
+    assert shown[5:] == ["… 295 more_models"] and hidden == 0
+    assert len(text) < 3_000
+
+
+def test_a_short_model_list_is_shown_as_received():
+    call = tags_call(10)
+    assert http_view.response_text(call, note)[0] == http_view.response_body(call)
+    assert len(json.loads(http_view.response_text(tags_call(11), note)[0])["models"]) == 6

@@ -1,11 +1,15 @@
-"""lib/catalog.py, lib/models.py and lib/pull.py: pure functions over the server's JSON."""
+"""lib/catalog.py, lib/models.py, lib/library.py and lib/pull.py: pure functions over the server's
+JSON, and the pull follower (no Streamlit)."""
 import json
+import threading
+import time
 from datetime import datetime, timezone
 
 import pytest
 
-from lib import catalog, models
-from lib.pull import PullProgress
+from lib import catalog, library, models
+from lib.client import OllamaClient, StreamError
+from lib.pull import PullFollower, PullProgress
 from tests.plugins.fake_ollama import TAGS, fixture_lines, show_body
 
 NOW = datetime(2024, 4, 30, 15, 6, 53, 600000, tzinfo=timezone.utc)
@@ -41,6 +45,20 @@ def test_filters():
                                         ("gemma:2b", "gemma:7b", False), ("llama3", "llama3:8b", False)])
 def test_same_model(a, b, same):
     assert catalog.same_model(a, b) is same
+
+
+@pytest.mark.parametrize("tag, names", [
+    ("llava", ["gemma:2b", "llava:latest"]), ("LLaVA", ["llava:latest"]), ("llava-phi3", ["llava:latest"]),
+    ("gemma:2b", ["registry.ollama.ai/library/gemma:2b"]), ("llama3", ["llama3:8b"]),
+    ("phi3", ["user/phi3:latest"]), ("qwen2.5-coder:1.5b", ["Qwen2.5-Coder:1.5B", "x y"]), ("phi", [])])
+def test_installed_set_agrees_with_the_catalog(tag, names):
+    assert library.is_installed(tag, library.installed_set(names)) is catalog.installed(tag, names)
+
+
+def test_digests_by_name():
+    assert library.digests(TAGS) == {"gemma:2b": TAGS["models"][0]["digest"],
+                                     "llava:latest": TAGS["models"][1]["digest"]}
+    assert library.digests({}) == {}
 
 
 def test_installed_and_local():
@@ -130,3 +148,107 @@ def test_pull_progress_without_completed_field_and_no_division_by_zero():
     progress = PullProgress(clock=Clock())
     progress.update({"status": "pulling abc", "digest": "sha256:abc", "total": 0})
     assert progress.fraction == 0.0 and progress.speed is None and progress.seconds_left is None
+
+
+# ------------------------------------------------------------------------ the pull follower
+class FakeStream:
+    """Pull lines arriving every `step` seconds of `clock`; records whether it was closed."""
+
+    def __init__(self, lines, clock, step=0.06):
+        self.chunks = [json.loads(line) for line in lines]
+        self.clock, self.step = clock, step
+        self.exchange = object()
+        self.stopped = False
+
+    def __iter__(self):
+        for chunk in self.chunks:
+            if self.stopped:
+                return
+            self.clock.now += self.step
+            yield chunk
+
+    def close(self):
+        self.stopped = True
+
+
+class FakeClient:
+    def __init__(self, stream):
+        self.stream, self.pulled = stream, []
+
+    def pull(self, name):
+        self.pulled.append(name)
+        return self.stream
+
+
+def follower(lines=None, clock=None, **options):
+    clock = clock or Clock()
+    stream = FakeStream(fixture_lines("pull-gemma-2b") if lines is None else lines, clock)
+    return PullFollower(FakeClient(stream), "gemma:2b", clock=clock, **options), stream, clock
+
+
+def test_follower_hands_out_progress_at_most_every_quarter_second_and_the_end():
+    pull, stream, clock = follower()  # 22 lines, one every 60 ms: 1.32 s
+    drawn = [(clock.now, progress.fraction, progress.done) for progress in pull]
+    times = [when for when, _, _ in drawn]
+    assert len(drawn) == 6 and times[0] == pytest.approx(0.06)  # the first line at once, not 22 redraws
+    assert all(later - earlier >= 0.25 for earlier, later in zip(times, times[1:-1]))
+    assert drawn[-1][1:] == (1.0, True) and times[-1] == pytest.approx(1.32)  # the end, always
+    assert pull.finished and pull.succeeded and pull.error is None and pull.exchange is stream.exchange
+    assert stream.stopped  # closed once done
+
+
+def test_cancel_closes_the_stream_and_the_pull_is_not_finished():
+    pull, stream, _ = follower()
+    for progress in pull:
+        pull.cancel()
+    assert stream.stopped and stream.chunks  # closed before its end
+    assert progress.fraction < 1 and not pull.finished and not pull.succeeded and pull.error is None
+
+
+def test_a_rerun_that_interrupts_the_drawing_closes_the_stream():
+    pull, stream, _ = follower()
+    with pytest.raises(RuntimeError):
+        with pull:
+            for _ in pull:
+                raise RuntimeError("Streamlit stops this run: another click")
+    assert stream.stopped and not pull.finished
+
+
+def test_read_only_mode_sends_nothing():
+    client = FakeClient(FakeStream([], Clock()))
+    pull = PullFollower(client, "gemma:2b", environ={"COMPANION_READ_ONLY": "1"})
+    assert list(pull) == [] and isinstance(pull.error, models.ReadOnlyMode) and pull.finished
+    assert client.pulled == []
+
+
+def test_error_line_ends_the_pull_with_the_servers_message(fake_ollama):
+    fake_ollama.stream("POST", "/api/pull", ['{"status":"pulling manifest"}',
+                                             '{"error":"pull model manifest: file does not exist"}'])
+    pull = PullFollower(OllamaClient(fake_ollama.url), "llama9")
+    assert [p.status for p in pull] == ["pulling manifest"]
+    assert isinstance(pull.error, StreamError) and pull.error.message == "pull model manifest: file does not exist"
+    assert pull.finished and not pull.succeeded and pull.exchange.line_count == 2
+
+
+def test_cancel_from_another_thread_stops_the_download(fake_ollama):
+    """The Cancel click's run cancels while the run that draws waits for the server's next line."""
+    fake_ollama.stream("POST", "/api/pull", fixture_lines("pull-gemma-2b") * 20, delay=0.05)  # 22 s
+    pull = PullFollower(OllamaClient(fake_ollama.url), "gemma:2b")
+    first = threading.Event()
+
+    def draw():
+        for _ in pull:
+            first.set()
+
+    drawing = threading.Thread(target=draw)
+    started = time.monotonic()
+    drawing.start()
+    assert first.wait(10)
+    pull.cancel()
+    drawing.join(10)
+    assert not drawing.is_alive() and time.monotonic() - started < 5
+    assert not pull.finished and pull.error is None
+    deadline = time.monotonic() + 10
+    while not fake_ollama.stream_endings and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fake_ollama.stream_endings == ["client closed"]

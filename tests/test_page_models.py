@@ -1,8 +1,12 @@
 """AppTest: the Model library against the built-in server (list, details, its pull) and the fake
-(pull progress with several layers, pull errors, delete, copy, read-only mode, bad names)."""
+(pull progress with several layers, pull errors, delete, copy, read-only mode, bad names, 300
+installed models)."""
+import json
+
 import pytest
 
-from tests.plugins.apptest import open_app, texts
+from tests.plugins.apptest import open_app, open_http, texts
+from tests.plugins.fake_ollama import TAGS, many_models, show_body
 
 
 def open_models(monkeypatch, url, lang="en", env=None):
@@ -11,6 +15,11 @@ def open_models(monkeypatch, url, lang="en", env=None):
 
 def table(app, index=0) -> list[dict]:
     return app.dataframe[index].value.to_dict("records")
+
+
+def http_panel(app, call: str):
+    """The "Show the HTTP" panel of `call` ("GET /api/tags"), in either language."""
+    return next(e for e in app.expander if f": {call} →" in e.label)
 
 
 @pytest.mark.builtin
@@ -48,6 +57,17 @@ def test_pull_progress_shows_every_layer(monkeypatch, fake_ollama):
         in [c.value for c in app.caption]
     assert '"gemma:2b" is installed and ready.' in [s.value for s in app.success]
     assert fake_ollama.bodies("/api/pull") == [{"model": "gemma:2b", "insecure": False, "stream": True}]
+
+
+def test_the_pulls_http_can_be_opened_after_it_ended(monkeypatch, fake_ollama):
+    app = open_models(monkeypatch, fake_ollama.url)
+    app.text_input(key="models.pull_name").set_value("gemma:2b")
+    app.button(key="models.pull").click().run()
+    open_http(app, "models.pull.http")  # a rerun: the outcome stays until the next pull
+    assert '"gemma:2b" is installed and ready.' in [s.value for s in app.success]
+    request = json.loads(http_panel(app, "POST /api/pull").code[0].value)
+    assert request == {"model": "gemma:2b", "insecure": False, "stream": True}
+    assert len(fake_ollama.bodies("/api/pull")) == 1
 
 
 def test_one_click_pull_from_the_catalog(monkeypatch, fake_ollama):
@@ -93,10 +113,13 @@ def test_delete_asks_first_then_deletes(monkeypatch, fake_ollama):
     app = open_models(monkeypatch, fake_ollama.url)
     app.button(key="models.delete").click().run()
     assert fake_ollama.bodies("/api/delete") == []
-    assert any('Delete "gemma:2b" from the server?' in w.value for w in app.warning)
+    assert any('Delete "gemma:2b" from the server?' in w.value for w in app.warning)  # the dialog
     app.button(key="models.delete.yes").click().run()
     assert fake_ollama.bodies("/api/delete") == [{"model": "gemma:2b"}]
     assert '"gemma:2b" was deleted from the server.' in [s.value for s in app.success]
+    assert not app.warning and "models.delete.yes" not in {b.key for b in app.button}  # closed
+    app.run()
+    assert not app.success  # said once
 
 
 def test_delete_cancelled(monkeypatch, fake_ollama):
@@ -110,11 +133,22 @@ def test_model_deleted_by_someone_else(monkeypatch, fake_ollama):
     fake_ollama.reply("DELETE", "/api/delete", 404, {"error": "model 'gemma:2b' not found"})
     app = open_models(monkeypatch, fake_ollama.url)
     app.button(key="models.delete").click().run()
+    fake_ollama.reply("GET", "/api/tags", body={"models": TAGS["models"][1:]})  # gone from the list
     app.button(key="models.delete.yes").click().run()
     assert any('The model "gemma:2b" is not installed' in e.value for e in app.error)
-    fake_ollama.reply("POST", "/api/show", 404, {"error": "model 'gemma:2b' not found"})
+    assert [row["Name"] for row in table(app)] == ["llava:latest"]  # listed again at once
     app.run()
-    assert any("is not installed" in e.value for e in app.error)
+    assert not app.error
+
+
+def test_details_error_shown_and_not_kept(monkeypatch, fake_ollama):
+    """Listed, but gone when its details are asked: the error, and the next run asks again."""
+    fake_ollama.reply("POST", "/api/show", 404, {"error": "model 'gemma:2b' not found"})
+    app = open_models(monkeypatch, fake_ollama.url)
+    assert any('The model "gemma:2b" is not installed' in e.value for e in app.error)
+    del fake_ollama.scripts[("POST", "/api/show")]
+    app.run()
+    assert not app.error and ":blue-badge[text]" in texts(app)
 
 
 def test_copy(monkeypatch, fake_ollama):
@@ -137,7 +171,6 @@ def test_read_only_mode_hides_and_refuses(monkeypatch, fake_ollama):
 
 
 def test_old_server_without_capabilities(monkeypatch, fake_ollama):
-    from tests.plugins.fake_ollama import show_body
     old = show_body("gemma:2b")
     del old["capabilities"]
     fake_ollama.reply("POST", "/api/show", body=old)
@@ -167,3 +200,31 @@ def test_server_erroring(monkeypatch, fake_ollama):
     fake_ollama.reply("GET", "/api/tags", 500, {"error": "database is locked"})
     app = open_models(monkeypatch, fake_ollama.url)
     assert any("HTTP error 500" in e.value for e in app.error)
+
+
+def test_300_models_details_asked_once_for_every_session(monkeypatch, fake_ollama):
+    fake_ollama.reply("GET", "/api/tags", body=many_models(300))
+    fake_ollama.reply("POST", "/api/show", body=show_body("gemma:2b"))
+    app = open_models(monkeypatch, fake_ollama.url)
+    assert len(table(app)) == 300 and app.selectbox(key="models.chosen").value == "model-0000:latest"
+    assert fake_ollama.bodies("/api/show") == [{"model": "model-0000:latest"}]
+    app.run()
+    second = open_models(monkeypatch, fake_ollama.url, "es")  # another student
+    assert ":blue-badge[texto]" in texts(second)
+    assert len(fake_ollama.bodies("/api/show")) == 1
+    app.selectbox(key="models.chosen").set_value("model-0123:latest").run()
+    assert fake_ollama.bodies("/api/show")[1:] == [{"model": "model-0123:latest"}]
+
+
+@pytest.mark.parametrize("lang, count, more", [("en", 300, "… and 295 more models"),
+                                                ("es", 1300, "… y 1.295 modelos más")])
+def test_tags_panel_short_on_screen(monkeypatch, fake_ollama, lang, count, more):
+    fake_ollama.reply("GET", "/api/tags", body=many_models(count))
+    app = open_models(monkeypatch, fake_ollama.url, lang)
+    assert not http_panel(app, "GET /api/tags").children  # closed: nothing of the list is sent
+    open_http(app, "models.tags.http")
+    shown = [c.value for c in http_panel(app, "GET /api/tags").code]
+    models = json.loads(next(text for text in shown if '"models"' in text))["models"]
+    assert [m["name"] for m in models[:5]] == [f"model-{n:04d}:latest" for n in range(5)]
+    assert models[5:] == [more]
+    assert sum(len(text) for text in shown) < 5_000

@@ -1,0 +1,123 @@
+"""The Model library's tables, details and pull bars (Streamlit), kept out of pages/models.py.
+
+Column names and other labels are translated once per run, not once per row: 300 installed
+models are 300 rows."""
+from __future__ import annotations
+
+import streamlit as st
+
+from lib import catalog, library, models, ui
+from lib.client import OllamaClient, OllamaError
+from lib.formatting import human_bytes
+from lib.models import InstalledModel, ModelDetails
+from lib.pull import PullFollower, PullProgress
+from lib.ui import t
+
+SIZE_GB = st.column_config.NumberColumn(format="%.1f GB")
+
+
+def installed_table(rows: list[InstalledModel]) -> None:
+    name, size, modified, date, family, parameters, quantization = (
+        t("models.col.name"), t("models.col.size"), t("models.col.modified"), t("models.col.modified_at"),
+        t("models.col.family"), t("models.col.parameters"), t("models.col.quantization"))
+    ages = {parts: ui.age(parts) for parts in {r.modified_ago for r in rows}}
+    st.dataframe([{name: r.name, "ID": r.id, size: r.size_gb, modified: ages[r.modified_ago],
+                   date: r.modified, family: r.family, parameters: r.parameter_size,
+                   quantization: r.quantization} for r in rows],
+                 hide_index=True, width="stretch", column_config={size: SIZE_GB})
+
+
+def details(facts: ModelDetails) -> None:
+    """What `ollama show` tells: capabilities, context, family, size, and the long texts."""
+    if facts.capabilities is None:
+        st.caption(t("models.capabilities_unknown"))
+    else:
+        st.markdown(" ".join(
+            f":blue-badge[{t('models.capability.' + c) if c in models.CAPABILITIES else c}]"
+            for c in facts.capabilities))
+    cols = st.columns(4)
+    cols[0].metric(t("models.context_length"), f"{facts.context_length:,}" if facts.context_length else "—")
+    cols[1].metric(t("models.col.family"), facts.family or facts.architecture or "—")
+    cols[2].metric(t("models.col.parameters"), facts.parameter_size or "—")
+    cols[3].metric(t("models.col.quantization"), facts.quantization or "—")
+    for label, text, language in (("models.parameters", facts.parameters, None),
+                                  ("models.template", facts.template, "go"),
+                                  ("models.system", facts.system, None),
+                                  ("models.license", facts.license, None),
+                                  ("models.modelfile", facts.modelfile, "docker")):
+        if text:
+            with st.expander(t(label)):
+                st.code(text, language=language, wrap_lines=True)
+
+
+def pull_progress(progress: PullProgress, area) -> None:
+    """One bar per layer and the overall one, like `ollama pull`, drawn into `area` (st.empty)."""
+    with area.container():
+        for layer in progress.layers.values():
+            st.progress(layer.fraction, text=f"pulling {layer.short}… {layer.fraction:.0%} · "
+                                             f"{human_bytes(layer.total)}")
+        speed, left = progress.speed, progress.seconds_left
+        st.progress(progress.fraction, text=t(
+            "models.pull.overall", percent=f"{progress.fraction:.0%}",
+            done=human_bytes(progress.completed), total=human_bytes(progress.total),
+            speed=f"{human_bytes(speed)}/s" if speed else "—",
+            left=f"{left:.0f} s" if left is not None else "—"))
+        st.caption(" → ".join(s for s in progress.statuses if not s.startswith("pulling ")
+                              or s == "pulling manifest"))
+
+
+def pull_outcome(pull: PullFollower) -> None:
+    """How a finished pull ended, and its HTTP: kept on screen until the next pull starts, so its
+    "Show the HTTP" can be opened (opening it is a rerun)."""
+    if pull.succeeded:
+        st.success(t("models.pull.success", model=pull.name), icon=":material/check_circle:")
+    if pull.error is not None:
+        ui.show_error(pull.error, key="models.pull")
+    if pull.exchange is not None:
+        ui.show_http(pull.exchange, key="models.pull.http")
+
+
+def catalog_table(shown: list[catalog.CatalogModel], installed_names: list[str]) -> None:
+    name, tag, parameters, size, memory, purpose, installed, what, command = (
+        t("models.col.name"), t("models.col.tag"), t("models.col.parameters"), t("models.col.size"),
+        t("models.col.memory"), t("models.purpose"), t("models.col.installed"), t("models.col.what"),
+        t("models.col.command"))
+    purposes = {p: t(f"models.purpose.{p}") for p in catalog.PURPOSES}
+    installed_set = library.installed_set(installed_names)
+    st.dataframe(
+        [{name: m.name, tag: m.tag, parameters: m.parameters, size: m.size_gb, memory: m.memory_gb,
+          purpose: ", ".join(purposes.get(p, p) for p in m.purposes),
+          installed: library.is_installed(m.tag, installed_set), what: t(f"catalog.{m.id}"),
+          command: m.run_command}
+         for m in shown],
+        hide_index=True, width="stretch",
+        column_config={size: SIZE_GB, memory: st.column_config.NumberColumn(format="%d GB")})
+
+
+# ------------------------------------------------------------------ actions (button callbacks)
+def refuse(refused: models.NameRefused) -> None:
+    ui.flash("error", t(refused.key, name=refused.name), ":material/error:")
+
+
+def delete(client: OllamaClient, name: str) -> None:
+    try:
+        models.ensure_writable()
+        client.delete(name)
+        ui.flash("success", t("models.deleted", model=name), ":material/check_circle:")
+    except (OllamaError, models.ReadOnlyMode) as error:
+        ui.flash_error(error, key="models.action")
+    ui.forget_server_lists()
+
+
+def copy(client: OllamaClient, source: str, destination: str) -> None:
+    try:
+        models.ensure_writable()
+        destination = models.check_name(destination)
+        client.copy(source, destination)
+        ui.flash("success", t("models.copied", source=source, destination=destination),
+                 ":material/check_circle:")
+    except models.NameRefused as refused:
+        refuse(refused)
+    except (OllamaError, models.ReadOnlyMode) as error:
+        ui.flash_error(error, key="models.action")
+    ui.forget_server_lists()
