@@ -1,4 +1,5 @@
-"""A conversation in the chat playground: turns, what each mode sends, metrics, export and import.
+"""A conversation in the chat playground: turns, what each mode sends, the answer being received,
+the window of turns on screen, export and import.
 
 Two modes, as in the course: `chat` sends the whole history to /api/chat each turn; `generate`
 sends one prompt to /api/generate, optionally with the previous answer's `context` tokens (the
@@ -7,16 +8,19 @@ course's conversational memory). Pure logic; pages/chat.py lays it out.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
+from typing import Iterator
 
 from lib import options as option_reference
-from lib.client import Exchange
-from lib.formatting import seconds, tokens_per_second
+from lib.client import Exchange, OllamaClient, OllamaError, Stream
+from lib.generation import Generation
 from lib.i18n import Refusal
+from lib.ollama_facts import ROLES
 
 EXPORT_FORMAT = "ollama-course-companion/chat"
 MAX_IMPORT_BYTES = 5_000_000
-ROLES = ("system", "user", "assistant", "tool")
+WINDOW = 20  # turns drawn at first; each "show earlier" adds as many again
 # The course's history example (section 6.6): the model continues the pattern for 10 / 2.
 COURSE_EXAMPLE = (("user", "2 + 2"), ("assistant", "the answer is 4"), ("user", "3 * 3"),
                   ("assistant", "the answer is 9"), ("user", "10 / 2"))
@@ -28,24 +32,30 @@ class Turn:
     content: str
     stopped: bool = False  # the student stopped the answer: `content` is what had arrived
     error: str | None = None  # the answer failed: `content` is what had arrived
-    metrics: dict | None = None
+    metrics: Generation | None = None
     context: list[int] | None = None  # generate mode: the tokens to carry to the next prompt
     exchange: Exchange | None = field(default=None, repr=False)  # for "Show the HTTP"
 
 
-def metrics(final: dict | None, exchange: Exchange | None) -> dict:
-    """What is shown under an answer; every value may be None (stopped, failed, old server)."""
-    final = final or {}
-    return {
-        "prompt_tokens": final.get("prompt_eval_count"),
-        "output_tokens": final.get("eval_count"),
-        "tokens_per_second": tokens_per_second(final.get("eval_count"), final.get("eval_duration")),
-        "first_token_s": exchange.first_byte_s if exchange else None,
-        "load_s": seconds(final.get("load_duration")),
-        "total_s": seconds(final.get("total_duration")),
-        "wall_s": exchange.elapsed_s if exchange else None,
-        "done_reason": final.get("done_reason"),
-    }
+@dataclass(frozen=True)
+class Settings:
+    """What the page's controls say to send with every question."""
+
+    model: str | None
+    mode: str = "chat"  # "chat" (/api/chat) or "generate" (/api/generate)
+    system: str = ""
+    options: dict = field(default_factory=dict)
+    json_format: bool = False
+    keep_alive: int | str | None = None
+    carry_context: bool = True  # generate mode: send the previous answer's `context`
+
+    def send(self, client: OllamaClient, turns: list[Turn], stream: bool) -> Stream | dict:
+        common = {"options": self.options or None, "format": "json" if self.json_format else None,
+                  "keep_alive": self.keep_alive}
+        if self.mode == "chat":
+            return client.chat(self.model, chat_messages(self.system, turns), stream=stream, **common)
+        return client.generate(self.model, stream=stream,
+                               **generate_fields(self.system, turns, self.carry_context), **common)
 
 
 def chat_messages(system: str, turns: list[Turn]) -> list[dict]:
@@ -81,8 +91,167 @@ def without_last_answer(turns: list[Turn]) -> list[Turn]:
     return [] if last_user is None else turns[: last_user + 1]
 
 
+# ------------------------------------------------------------------------- the live answer
+class Answer:
+    """One answer, from the request to its final state in `turn` (done, failed or stopped).
+
+    The run that sent it shows `texts()` and calls `Conversation.finish` however that run ends.
+    Streamlit 1.67 starts the next script run before the old one has stopped, so the old run cannot
+    be the one that records an answer cut short by Stop (or any click): the next run settles it
+    (`Conversation.settle`), closing the stream and keeping what had arrived. Whichever of the
+    runs ends the answer first writes its outcome; the other leaves it alone.
+    """
+
+    def __init__(self, conversation: Conversation, turn: Turn, stream: Stream | None = None):
+        self.conversation = conversation
+        self.turn = turn
+        self.stream = stream
+        self._ended = False
+        self._lock = threading.Lock()
+
+    def _end(self) -> bool:
+        """True for the one caller that gets to write the outcome."""
+        with self._lock:
+            first, self._ended = not self._ended, True
+        return first
+
+    def texts(self) -> Iterator[str]:
+        """The text as it arrives (for st.write_stream); not streamed, the whole text at once."""
+        if self.stream is None:
+            if self.turn.content:
+                yield self.turn.content
+            return
+        try:
+            yield from self.stream.texts()
+        except OllamaError as error:
+            self.fail(error)
+            return
+        if self._end():  # not when Stop settled it meanwhile: the stream ended because it was closed
+            self.turn.content = self.stream.text
+            self._record(self.stream.final, self.stream.exchange)
+
+    def complete(self, final: dict, exchange: Exchange | None) -> None:
+        """A whole (not streamed) answer."""
+        if self._end():
+            message = final.get("message")
+            self.turn.content = final.get("response") or (
+                message.get("content") if isinstance(message, dict) else None) or ""
+            self._record(final, exchange)
+
+    def _record(self, final: dict | None, exchange: Exchange | None) -> None:
+        context = (final or {}).get("context")
+        self.turn.metrics = Generation.from_final(final, first_token_s=exchange.first_byte_s if exchange else None,
+                                                  wall_s=exchange.elapsed_s if exchange else None)
+        self.turn.context = context if isinstance(context, list) else None
+        self.turn.exchange = exchange
+
+    def fail(self, error: OllamaError) -> None:
+        """What had arrived is kept with the error; the page explains the error once."""
+        if self._end():
+            if self.stream is not None:
+                self.turn.content = self.stream.text
+            self.turn.error, self.turn.exchange = error.message, error.exchange
+            self.conversation.error = error
+
+    def settle(self) -> None:
+        """End an answer its run could not finish: close the stream, keep what arrived as stopped."""
+        if self.stream is None:
+            return
+        # Claimed before closing: closing ends the reading run's loop, which would claim it as done.
+        settling = self._end()
+        if settling:
+            self.turn.stopped = True
+        self.stream.close()  # the server sees the connection close and stops generating
+        if settling:
+            self.turn.content, self.turn.exchange = self.stream.text, self.stream.exchange
+
+    @property
+    def stopped(self) -> bool:
+        return self.turn.stopped
+
+
+@dataclass
+class Conversation:
+    """One browser session's conversation, the answer being received, and the turns on screen."""
+
+    turns: list[Turn] = field(default_factory=list)
+    pending: bool = False  # the last question waits for its answer
+    live: Answer | None = None  # the answer being streamed, until its run or the next one ends it
+    error: OllamaError | None = None  # the last answer's failure, to explain once (`take_error`)
+    shown: int | None = WINDOW  # how many of the latest turns are drawn; None: all of them
+
+    # -- what the student does
+    def ask(self, question: str) -> None:
+        self.turns.append(Turn("user", question))
+        self.pending = True
+
+    def load_example(self) -> None:
+        self.replace(course_example())
+        self.pending = True
+
+    def regenerate(self) -> None:
+        self.turns = without_last_answer(self.turns)
+        self.pending = bool(self.turns)
+
+    def replace(self, turns: list[Turn]) -> None:
+        """Another conversation (cleared, imported, the course example), drawn from its end."""
+        self.turns, self.pending, self.shown = list(turns), False, WINDOW
+
+    def waiting_question(self) -> bool:
+        return self.pending and bool(self.turns) and self.turns[-1].role == "user"
+
+    # -- the answer
+    def answer(self, client: OllamaClient, settings: Settings, stream: bool) -> Answer:
+        """Send the history for the last question. Streamed, the text arrives through the answer's
+        `texts()`; not streamed, it has arrived when this returns. A failure ends up on the turn."""
+        self.pending = False
+        answer = Answer(self, Turn("assistant", ""))
+        try:
+            sent = settings.send(client, self.turns, stream)
+        except OllamaError as error:
+            self.turns.append(answer.turn)
+            answer.fail(error)
+            return answer
+        self.turns.append(answer.turn)
+        if stream:
+            answer.stream, self.live = sent, answer
+        else:
+            answer.complete(sent, client.last)
+        return answer
+
+    def settle(self) -> None:
+        """Called first by every run of the page: an answer still live belongs to a run this one
+        interrupted (Stop, or any other click), so it ends here, keeping what had arrived."""
+        live, self.live = self.live, None
+        if live is not None:
+            live.settle()
+
+    def finish(self, answer: Answer) -> None:
+        """The sending run's last step, however it ends: an answer it did not complete (another
+        page was opened mid-stream) keeps what had arrived."""
+        answer.settle()
+        if self.live is answer:
+            self.live = None
+
+    def take_error(self) -> OllamaError | None:
+        error, self.error = self.error, None
+        return error
+
+    # -- the window of turns on screen
+    @property
+    def first_shown(self) -> int:
+        """Index of the first turn drawn: only the latest turns are, older ones on request."""
+        return 0 if self.shown is None else max(0, len(self.turns) - self.shown)
+
+    def show_earlier(self) -> None:
+        self.shown = None if self.shown is None else self.shown + WINDOW
+
+    def show_all(self) -> None:
+        self.shown = None
+
+
 # ---------------------------------------------------------------------------- export / import
-def export_json(model: str, mode: str, system: str, options: dict, turns: list[Turn]) -> str:
+def export_json(settings: Settings, turns: list[Turn]) -> str:
     messages = []
     for turn in turns:
         message = {"role": turn.role, "content": turn.content}
@@ -91,21 +260,21 @@ def export_json(model: str, mode: str, system: str, options: dict, turns: list[T
         if turn.error:
             message["error"] = turn.error
         if turn.metrics:
-            message["metrics"] = turn.metrics
+            message["metrics"] = turn.metrics.as_dict()
         messages.append(message)
-    return json.dumps({"format": EXPORT_FORMAT, "version": 1, "model": model, "mode": mode,
-                       "system": system, "options": options, "messages": messages},
-                      ensure_ascii=False, indent=2)
+    return json.dumps({"format": EXPORT_FORMAT, "version": 1, "model": settings.model or "",
+                       "mode": settings.mode, "system": settings.system, "options": settings.options,
+                       "messages": messages}, ensure_ascii=False, indent=2)
 
 
-def export_markdown(model: str, mode: str, system: str, options: dict, turns: list[Turn],
-                    labels: dict) -> str:
+def export_markdown(settings: Settings, turns: list[Turn], labels: dict) -> str:
     """A transcript a student can hand in; `labels` are the translated role names and headings."""
+    path = "/api/chat" if settings.mode == "chat" else "/api/generate"
     lines = [f"# {labels['title']}", "",
-             f"- **{labels['model']}**: `{model}` ({'/api/chat' if mode == 'chat' else '/api/generate'})",
-             f"- **{labels['options']}**: `{json.dumps(options, ensure_ascii=False)}`"]
-    if system.strip():
-        lines.append(f"- **{labels['system']}**: {system}")
+             f"- **{labels['model']}**: `{settings.model or ''}` ({path})",
+             f"- **{labels['options']}**: `{json.dumps(settings.options, ensure_ascii=False)}`"]
+    if settings.system.strip():
+        lines.append(f"- **{labels['system']}**: {settings.system}")
     for turn in turns:
         lines += ["", f"## {labels.get(turn.role, turn.role)}", "", turn.content]
         if turn.stopped:
@@ -146,9 +315,10 @@ def import_json(data: bytes) -> Imported:
         if message["role"] == "system":
             system = message["content"]
             continue
+        metrics = message.get("metrics")
         turns.append(Turn(message["role"], message["content"], stopped=bool(message.get("stopped")),
                           error=message.get("error") if isinstance(message.get("error"), str) else None,
-                          metrics=message.get("metrics") if isinstance(message.get("metrics"), dict) else None))
+                          metrics=Generation.from_dict(metrics) if isinstance(metrics, dict) else None))
     chosen = value.get("options") or {}
     if not isinstance(chosen, dict) or option_reference.check(chosen):
         raise ImportRefused("chat.import.bad_options")

@@ -1,21 +1,31 @@
-"""lib/options.py and lib/chat.py: option checks, what each mode sends, metrics, export/import."""
+"""lib/options.py and lib/chat.py: option checks, what each mode sends, the answer's life (done,
+failed, stopped by the next run, cut short by another page), the window, export/import.
+
+The answer tests drive lib/chat.py as pages/chat.py does, without Streamlit, against the fake
+server replaying the course's recordings."""
 import json
+import threading
+import time
 
 import pytest
 
 from lib import chat, options
-from lib.client import Exchange
+from lib.client import OllamaClient
+from lib.generation import Generation
+from tests.plugins.fake_ollama import fixture_lines
 
 
 def test_option_checks():
     assert options.check({"temperature": 0, "seed": 123, "stop": ["\n", "user:"]}) == []
     problems = {p.name: p.key for p in options.check({"tfs_z": 0.5, "mirostat": 1, "colour": 1,
-                                                      "temperature": "hot", "stop": "user:", "seed": 1.5})}
+                                                      "temperature": "hot", "stop": "user:", "seed": "1"})}
     assert problems == {"tfs_z": "options.problem.removed", "mirostat": "options.problem.removed",
                         "colour": "options.problem.unknown", "temperature": "options.problem.type",
                         "stop": "options.problem.type", "seed": "options.problem.type"}
-    removed = options.check({"num_gqa": 1})[0]
-    assert removed.values == {"name": "num_gqa", "version": "0.1.35"}
+    assert [options.check({name: 1})[0].values for name in ("num_gqa", "mirostat")] == [
+        {"name": "num_gqa", "version": "0.1.35"}, {"name": "mirostat", "version": "0.7.0"}]
+    # Ollama truncates a float given to an int option; draft_num_predict is a current option
+    assert options.check({"seed": 1.5, "num_ctx": 2048.0, "draft_num_predict": 4}) == []
 
 
 def test_every_option_has_a_meaning_in_both_languages():
@@ -66,23 +76,14 @@ def test_regenerate_keeps_up_to_the_last_question():
     assert chat.without_last_answer([]) == []
 
 
-def test_metrics_guard_zero_durations():
-    exchange = Exchange("POST", "http://x", "/api/chat")
-    exchange.first_byte_s, exchange.elapsed_s = 0.25, 2.0
-    values = chat.metrics({"eval_count": 10, "eval_duration": 0, "prompt_eval_count": 5,
-                           "load_duration": 1_500_000_000}, exchange)
-    assert values["tokens_per_second"] is None and values["load_s"] == 1.5
-    assert values["first_token_s"] == 0.25 and values["prompt_tokens"] == 5
-    assert chat.metrics(None, None)["output_tokens"] is None
-
-
 TRICKY = "¿Qué es `ñ`? Ünïcödé 🦙🚀\n```python\nprint('hola')\n```\n<script>alert(1)</script>"
 
 
 def test_export_then_import_is_the_same_conversation():
     turns = [chat.Turn("user", TRICKY), chat.Turn("assistant", "Respuesta 😊 con **negrita**", stopped=True),
              chat.Turn("user", "otra"), chat.Turn("assistant", "parcial", error="server crashed")]
-    text = chat.export_json("gemma:2b", "generate", "Sé breve", {"seed": 123, "stop": ["\n"]}, turns)
+    settings = chat.Settings("gemma:2b", "generate", "Sé breve", {"seed": 123, "stop": ["\n"]})
+    text = chat.export_json(settings, turns)
     assert "🦙" in text  # written as UTF-8, not \\u escapes
     back = chat.import_json(text.encode("utf-8"))
     assert (back.model, back.mode, back.system, back.options) == ("gemma:2b", "generate", "Sé breve",
@@ -116,7 +117,204 @@ def test_import_refuses_what_is_not_a_chat(data, key):
 def test_markdown_transcript():
     labels = {"title": "Conversación", "model": "Modelo", "options": "Opciones", "system": "Sistema",
               "user": "Usuario", "assistant": "Asistente", "stopped": "(detenida)", "error": "Error"}
-    text = chat.export_markdown("gemma:2b", "chat", "", {"seed": 1},
+    text = chat.export_markdown(chat.Settings("gemma:2b", options={"seed": 1}),
                                 [chat.Turn("user", "hola"), chat.Turn("assistant", "adiós", stopped=True)], labels)
     assert text.startswith("# Conversación\n\n- **Modelo**: `gemma:2b` (/api/chat)")
     assert "## Usuario\n\nhola" in text and "## Asistente\n\nadiós\n\n_(detenida)_" in text
+
+
+# ------------------------------------------------------------------------------ the answer
+RECORDED_ANSWER = ("El cielo no es azúl. El cielo es un color negro y azul debido al refracción y la absorción "
+                   "de la luz solar por las moléculas del aire y el espacio interestelar.")
+
+
+def asked(question="¿porqué el cielo es azúl?") -> chat.Conversation:
+    conversation = chat.Conversation()
+    conversation.ask(question)
+    return conversation
+
+
+def poll(condition, timeout: float = 5.0) -> bool:
+    """Waits for what another thread (or the fake server) does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_a_streamed_answer_keeps_its_text_numbers_and_http(fake_ollama):
+    conversation = asked()
+    assert conversation.waiting_question()
+    answer = conversation.answer(OllamaClient(fake_ollama.url), chat.Settings("gemma:2b"), stream=True)
+    assert conversation.live is answer and not conversation.waiting_question()
+    assert "".join(answer.texts()) == RECORDED_ANSWER
+    conversation.finish(answer)
+    turn = conversation.turns[-1]
+    assert conversation.live is None and (turn.role, turn.content, turn.stopped, turn.error) == \
+        ("assistant", RECORDED_ANSWER, False, None)
+    assert turn.metrics == Generation.from_final(json.loads(fixture_lines("chat-stream")[-1]),
+                                                 first_token_s=turn.exchange.first_byte_s,
+                                                 wall_s=turn.exchange.elapsed_s)
+    assert turn.metrics.output_tokens == 39 and turn.metrics.first_token_s > 0
+    assert turn.exchange.body["messages"] == [{"role": "user", "content": "¿porqué el cielo es azúl?"}]
+    assert not answer.stopped and conversation.take_error() is None
+
+
+def test_a_whole_answer_has_arrived_when_sent(fake_ollama):
+    fake_ollama.reply("POST", "/api/chat", body=json.loads(fixture_lines("chat-nostream")[0]))
+    conversation = asked()
+    answer = conversation.answer(OllamaClient(fake_ollama.url), chat.Settings("gemma:2b"), stream=False)
+    turn = conversation.turns[-1]
+    assert turn.content.startswith("El cielo no es azúl. El cielo es un color azul") and conversation.live is None
+    assert list(answer.texts()) == [turn.content]  # what st.write_stream shows
+    assert turn.metrics.output_tokens == 35 and round(turn.metrics.tokens_per_second, 1) == 15.1
+    assert turn.exchange.body["stream"] is False
+
+
+def test_generate_mode_keeps_the_context_for_the_next_prompt(fake_ollama):
+    recorded = json.loads(fixture_lines("generate-nostream")[0])
+    fake_ollama.reply("POST", "/api/generate", body=recorded)
+    conversation, client = asked("¿Por qué el cielo es azul?"), OllamaClient(fake_ollama.url)
+    settings = chat.Settings("gemma:2b", mode="generate", system="Sé breve")
+    conversation.answer(client, settings, stream=False)
+    conversation.ask("¿Y el mar?")
+    conversation.answer(client, settings, stream=False)
+    first, second = fake_ollama.bodies("/api/generate")
+    assert first == {"model": "gemma:2b", "prompt": "¿Por qué el cielo es azul?", "system": "Sé breve",
+                     "stream": False}
+    assert second["context"] == recorded["context"] and second["prompt"] == "¿Y el mar?"
+    assert conversation.turns[1].metrics.load_s == pytest.approx(2.006890139)
+
+
+def test_stop_is_settled_by_the_next_run(fake_ollama):
+    """Stop starts a new run while the old one still reads the stream on its own thread: the new
+    run settles the answer, and the old run, its stream closed under it, leaves it alone."""
+    fake_ollama.stream("POST", "/api/chat", fixture_lines("chat-stream"), delay=0.05)
+    conversation = asked()
+    answer = conversation.answer(OllamaClient(fake_ollama.url), chat.Settings("gemma:2b"), stream=True)
+    shown = []
+
+    def old_run():  # st.write_stream(answer.texts()), then the page's `finally`
+        shown.extend(answer.texts())
+        conversation.finish(answer)
+
+    reader = threading.Thread(target=old_run)
+    reader.start()
+    assert poll(lambda: len(shown) >= 3)
+    conversation.settle()  # the new run, first thing
+    reader.join(timeout=5)
+    turn = conversation.turns[-1]
+    assert not reader.is_alive() and conversation.live is None and answer.stopped
+    assert turn.stopped and turn.metrics is None and turn.error is None and turn.exchange is not None
+    assert turn.content == "".join(shown) and turn.content.startswith("El cielo no") and turn.content != RECORDED_ANSWER
+    assert poll(lambda: "client closed" in fake_ollama.stream_endings)  # the server stopped generating
+
+
+def test_an_answer_cut_short_by_another_page_keeps_what_arrived(fake_ollama):
+    """Another page: the streaming run is stopped mid-write and no chat run follows it."""
+    fake_ollama.stream("POST", "/api/chat", fixture_lines("chat-stream"), delay=0.05)
+    conversation = asked()
+    answer = conversation.answer(OllamaClient(fake_ollama.url), chat.Settings("gemma:2b"), stream=True)
+    shown = answer.texts()
+    next(shown), next(shown), next(shown)
+    conversation.finish(answer)  # the run's `finally`, the generator left where it was
+    turn = conversation.turns[-1]
+    assert (turn.content, turn.stopped) == ("El cielo no", True) and conversation.live is None
+    assert poll(lambda: "client closed" in fake_ollama.stream_endings)
+    conversation.settle()  # back on the chat page: nothing left to settle
+    assert turn.content == "El cielo no"
+
+
+def test_a_click_during_an_answer_does_not_touch_the_next_answer(fake_ollama):
+    """Regenerate mid-stream: the new run settles the first answer and starts another, which the
+    old run's last step must leave alone."""
+    fake_ollama.stream("POST", "/api/chat", fixture_lines("chat-stream"), delay=0.05)
+    conversation, client = asked(), OllamaClient(fake_ollama.url)
+    first = conversation.answer(client, chat.Settings("gemma:2b"), stream=True)
+    next(first.texts())
+    conversation.regenerate()  # the button's callback runs before the new run's script
+    conversation.settle()
+    second = conversation.answer(client, chat.Settings("gemma:2b"), stream=True)
+    conversation.finish(first)  # the old run ends late
+    assert conversation.live is second and not second.stopped
+    assert "".join(second.texts()) == RECORDED_ANSWER
+    conversation.finish(second)
+    assert [t.content for t in conversation.turns] == ["¿porqué el cielo es azúl?", RECORDED_ANSWER]
+
+
+def test_an_error_mid_stream_keeps_the_partial_answer_and_is_explained_once(fake_ollama):
+    fake_ollama.stream("POST", "/api/chat", fixture_lines("chat-stream")[:4] +
+                       ['{"error":"an error was encountered while running the model: unexpected EOF"}'])
+    conversation = asked()
+    answer = conversation.answer(OllamaClient(fake_ollama.url), chat.Settings("gemma:2b"), stream=True)
+    assert "".join(answer.texts()) == "El cielo no es"
+    conversation.finish(answer)
+    turn = conversation.turns[-1]
+    assert turn.content == "El cielo no es" and "unexpected EOF" in turn.error and not turn.stopped
+    assert "unexpected EOF" in conversation.take_error().message and conversation.take_error() is None
+
+
+def test_a_refused_request_leaves_a_failed_turn(fake_ollama):
+    fake_ollama.reply("POST", "/api/chat", 404, {"error": "model 'gemma:2b' not found"})
+    conversation = asked()
+    answer = conversation.answer(OllamaClient(fake_ollama.url), chat.Settings("gemma:2b"), stream=True)
+    assert list(answer.texts()) == [] and conversation.live is None
+    turn = conversation.turns[-1]
+    assert (turn.role, turn.content, turn.exchange.status) == ("assistant", "", 404) and "not found" in turn.error
+    assert conversation.take_error().model == "gemma:2b"
+    assert chat.chat_messages("", conversation.turns) == [{"role": "user", "content": "¿porqué el cielo es azúl?"}]
+
+
+def test_settings_are_sent_as_ollama_reads_them(fake_ollama):
+    settings = chat.Settings("gemma:2b", system="Responde en una frase.", options={"temperature": 0.0},
+                             json_format=True, keep_alive="10m")
+    conversation = asked("hola")
+    "".join(conversation.answer(OllamaClient(fake_ollama.url), settings, stream=True).texts())
+    assert fake_ollama.bodies("/api/chat") == [{
+        "model": "gemma:2b", "messages": [{"role": "system", "content": "Responde en una frase."},
+                                          {"role": "user", "content": "hola"}],
+        "options": {"temperature": 0.0}, "format": "json", "keep_alive": "10m", "stream": True}]
+
+
+# ------------------------------------------------------------------------------ the window
+def test_the_window_shows_the_latest_turns_and_more_on_request():
+    conversation = chat.Conversation()
+    conversation.replace([chat.Turn("user", str(n)) for n in range(45)])
+    assert conversation.first_shown == 45 - chat.WINDOW
+    conversation.show_earlier()
+    assert conversation.first_shown == 45 - 2 * chat.WINDOW
+    conversation.ask("one more")  # the window follows the conversation
+    assert conversation.first_shown == 46 - 2 * chat.WINDOW
+    conversation.show_earlier()
+    assert conversation.first_shown == 0
+    conversation.show_all()
+    conversation.ask("and another")
+    assert conversation.first_shown == 0 and len(conversation.turns) == 47
+    conversation.replace([])  # Clear: a new conversation starts with the window again
+    assert conversation.shown == chat.WINDOW and conversation.first_shown == 0 and not conversation.pending
+    conversation.load_example()
+    assert conversation.waiting_question() and len(conversation.turns) == 5
+
+
+def test_metrics_survive_export_and_import():
+    metrics = Generation.from_final(json.loads(fixture_lines("chat-stream")[-1]), first_token_s=0.25, wall_s=7.1)
+    turns = [chat.Turn("user", "hola"), chat.Turn("assistant", "El cielo", metrics=metrics)]
+    text = chat.export_json(chat.Settings("gemma:2b"), turns)
+    assert json.loads(text)["messages"][1]["metrics"] == metrics.as_dict()
+    back = chat.import_json(text.encode()).turns[1].metrics
+    assert back == metrics and round(back.tokens_per_second, 1) == 6.0
+
+
+@pytest.mark.parametrize("metrics, expected", [
+    ({"prompt_tokens": 1}, Generation(prompt_tokens=1)),
+    ({"output_tokens": "many", "eval_s": "x", "wall_s": [1], "done_reason": 3}, Generation()),
+    ({"output_tokens": True, "prompt_tokens": -5, "load_s": float("nan")}, Generation()),
+])
+def test_imported_metrics_keep_only_numbers(metrics, expected):
+    body = {"messages": [{"role": "assistant", "content": "x", "metrics": metrics},
+                         {"role": "assistant", "content": "y", "metrics": "fast"}]}
+    first, second = chat.import_json(json.dumps(body).encode()).turns
+    assert first.metrics == expected and first.metrics.tokens_per_second is None
+    assert second.metrics is None

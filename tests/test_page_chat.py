@@ -1,11 +1,13 @@
 """AppTest: conversations in the chat playground against the built-in server (real generations)
-and the fake (errors mid-stream, slow streams, a missing model)."""
+and the fake (the course's recorded answers, errors mid-stream, a missing model, a 200-turn chat
+drawn from its end with nothing lost, imported files of the wrong shape)."""
 import json
 
 import pytest
 
+from lib import chat
+from tests.plugins.apptest import open_app, open_http, texts
 from tests.plugins.fake_ollama import fixture_lines
-from tests.plugins.apptest import open_app
 
 
 def open_chat(monkeypatch, url, lang="en"):
@@ -17,7 +19,27 @@ def messages(app) -> list[tuple[str, str]]:
 
 
 def session_turns(app):
-    return app.session_state["chat.turns"]
+    return app.session_state["chat.conversation"].turns
+
+
+def upload(app, data: bytes):
+    app.file_uploader(key="chat.import").set_value(("chat.json", data, "application/json")).run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def long_chat(turns: int) -> bytes:
+    """An export of `turns` messages, questions and answers in turn, each answer with its numbers."""
+    messages = [{"role": "user", "content": f"question {n}"} if n % 2 == 0 else
+                {"role": "assistant", "content": f"answer {n}",
+                 "metrics": {"prompt_tokens": n, "output_tokens": 10, "eval_s": 2.0}}
+                for n in range(turns)]
+    return json.dumps({"model": "gemma:2b", "messages": messages}).encode()
+
+
+def recorded(name: str) -> dict:
+    """A recorded whole (not streamed) answer."""
+    return json.loads(fixture_lines(name)[0])
 
 
 def say(app, text):
@@ -46,8 +68,8 @@ def test_multi_turn_chat_streamed_on_the_builtin_server(monkeypatch, builtin_ser
                                       {"role": "user", "content": "¿Y de dónde eres?"}]
     assert second["options"] == {"seed": 42, "num_predict": 8}
     # the server really received the history: the second prompt is longer in tokens
-    assert turns[3].metrics["prompt_tokens"] > turns[1].metrics["prompt_tokens"]
-    assert turns[3].metrics["output_tokens"] <= 8 and turns[3].metrics["tokens_per_second"] > 0
+    assert turns[3].metrics.prompt_tokens > turns[1].metrics.prompt_tokens
+    assert turns[3].metrics.output_tokens <= 8 and turns[3].metrics.tokens_per_second > 0
     shown = [c.value for c in app.caption if "tokens in" in c.value]
     assert len(shown) == 2 and "first token" in shown[0]
 
@@ -172,14 +194,13 @@ def test_regenerate_and_clear(monkeypatch, fake_ollama):
 
 
 def test_import_refuses_a_file_that_is_not_a_chat(monkeypatch, fake_ollama):
-    from lib import chat
     app = open_chat(monkeypatch, fake_ollama.url, "es")
-    with pytest.raises(chat.ImportRefused):
-        chat.import_json(b'{"hello": 1}')
-    # the uploader itself is exercised in the browser suite; here: what the page shows for a refusal
-    app.session_state["chat.import_error"] = chat.ImportRefused("chat.import.not_chat")
-    app.run()
+    say(app, "hola")
+    upload(app, b'{"hello": 1}')
     assert any("no es una conversación" in e.value for e in app.error)
+    assert messages(app)[0] == ("user", "hola")  # the conversation on screen stays
+    app.run()
+    assert not app.error  # the refusal is said once
 
 
 def test_very_long_message(monkeypatch, fake_ollama):
@@ -193,3 +214,95 @@ def test_server_down(monkeypatch, closed_port):
     app = open_chat(monkeypatch, closed_port)
     assert any("Connection refused" in e.value for e in app.error)
     assert app.chat_input[0].proto.disabled
+
+
+def test_not_streamed_chat_replays_the_recorded_answer(monkeypatch, fake_ollama):
+    fake_ollama.reply("POST", "/api/chat", body=recorded("chat-nostream"))
+    app = open_chat(monkeypatch, fake_ollama.url)
+    app.toggle(key="chat.setting.stream").set_value(False)
+    say(app, "¿porqué el cielo es azúl?")
+    assert fake_ollama.bodies("/api/chat")[0]["stream"] is False
+    assert messages(app)[1][1].startswith("El cielo no es azúl. El cielo es un color azul debido a la refracción")
+    assert any(c.value.startswith("— tokens in · 35 out · 15.1 tokens/s") for c in app.caption)
+
+
+def test_generate_not_streamed_carries_the_recorded_context(monkeypatch, fake_ollama):
+    answer = recorded("generate-nostream")
+    fake_ollama.reply("POST", "/api/generate", body=answer)
+    app = open_chat(monkeypatch, fake_ollama.url, "es")
+    app.radio(key="chat.setting.mode").set_value("generate")
+    app.toggle(key="chat.setting.stream").set_value(False)
+    say(app, "¿Por qué el cielo es azul?")
+    say(app, "¿Y el mar?")
+    first, second = fake_ollama.bodies("/api/generate")
+    assert "context" not in first and second["context"] == answer["context"]
+    assert second["prompt"] == "¿Y el mar?"
+    assert any(c.value.startswith("18 tokens de entrada · 82 de salida · 18.2 tokens/s") for c in app.caption)
+
+
+def test_course_example_replays_the_recorded_history_answer(monkeypatch, fake_ollama):
+    fake_ollama.stream("POST", "/api/chat", fixture_lines("chat-history"))
+    app = open_chat(monkeypatch, fake_ollama.url)
+    app.button[0].click().run()  # "Course example"
+    sent = fake_ollama.bodies("/api/chat")[0]["messages"]
+    assert [m["content"] for m in sent] == ["2 + 2", "the answer is 4", "3 * 3", "the answer is 9", "10 / 2"]
+    assert messages(app)[-1] == ("assistant", "The answer is 5\nThe answer is the result of dividing 10 by 2.")
+
+
+def test_show_the_http_of_an_earlier_answer_is_built_when_opened(monkeypatch, fake_ollama):
+    app = open_chat(monkeypatch, fake_ollama.url)
+    say(app, "hola")
+    say(app, "¿y tú?")
+    labels = [e.label for e in app.expander]
+    assert labels.count("Show the HTTP: POST /api/chat → 200") == 2
+    assert not app.code  # both panels closed: nothing of them is drawn
+    open_http(app, "chat.http.1")  # the first answer's call
+    request = json.loads(app.code[0].value)
+    assert request["messages"] == [{"role": "user", "content": "hola"}]
+    assert not any("¿y tú?" in code.value for code in app.code)  # the later panel stays closed
+    assert any(code.value.startswith("curl http://127.0.0.1") for code in app.code)
+
+
+def test_a_long_conversation_draws_only_its_latest_turns(monkeypatch, fake_ollama):
+    app = open_chat(monkeypatch, fake_ollama.url)
+    upload(app, long_chat(200))
+    assert messages(app) == [("user" if n % 2 == 0 else "assistant", f"{'question' if n % 2 == 0 else 'answer'} {n}")
+                             for n in range(200 - chat.WINDOW, 200)]
+    assert f"{200 - chat.WINDOW} earlier messages are not shown here" in texts(app)
+    app.button(key="chat.show_earlier").click().run()
+    assert len(messages(app)) == 2 * chat.WINDOW and messages(app)[0][1] == f"question {200 - 2 * chat.WINDOW}"
+    app.button(key="chat.show_all").click().run()
+    assert len(messages(app)) == 200 and messages(app)[0] == ("user", "question 0")
+    assert "chat.show_earlier" not in [b.key for b in app.button] and "earlier messages" not in texts(app)
+
+
+def test_a_long_conversation_loses_nothing(monkeypatch, fake_ollama):
+    app = open_chat(monkeypatch, fake_ollama.url)
+    upload(app, long_chat(200))
+    assert len(session_turns(app)) == 200
+    say(app, "question 200")
+    sent = fake_ollama.bodies("/api/chat")[0]["messages"]
+    assert len(sent) == 201 and sent[0] == {"role": "user", "content": "question 0"}
+    assert len(messages(app)) == chat.WINDOW and messages(app)[-1][1].startswith("El cielo no es")
+    assert "182 earlier messages are not shown here" in texts(app)
+    open_http(app, "chat.http.201")  # the latest answer's call holds the whole history
+    assert len(json.loads(app.code[0].value)["messages"]) == 201
+    exports = [b for b in app.get("download_button") if b.label in ("Export JSON", "Export Markdown")]
+    assert len(exports) == 2 and not any(b.proto.disabled for b in exports)
+    assert all(b.proto.deferred_file_id and not b.proto.url for b in exports)  # made when clicked
+
+
+def test_imported_metrics_of_the_wrong_shape_cannot_break_the_page(monkeypatch, fake_ollama):
+    hostile = {"messages": [
+        {"role": "user", "content": "hola"},
+        {"role": "assistant", "content": "uno", "metrics": {"prompt_tokens": 1}},
+        {"role": "user", "content": "otra"},
+        {"role": "assistant", "content": "dos", "metrics": {"output_tokens": "many", "eval_s": "x",
+                                                           "wall_s": [1], "load_s": {"a": 1}}},
+        {"role": "assistant", "content": "tres", "metrics": "fast"}]}
+    app = open_chat(monkeypatch, fake_ollama.url)
+    upload(app, json.dumps(hostile).encode())
+    assert [text for _, text in messages(app)] == ["hola", "uno", "otra", "dos", "tres"]
+    shown = [c.value for c in app.caption if "tokens in" in c.value]
+    assert shown == ["1 tokens in · — out · — tokens/s · first token — s · load — s · total — s",
+                     "— tokens in · — out · — tokens/s · first token — s · load — s · total — s"]

@@ -1,4 +1,8 @@
-"""Real Chromium: a chat turn with the recorded server, and Stop on a real generation."""
+"""Real Chromium: a chat turn with the recorded server, a long imported chat (windowed, exported
+whole), and Stop on a real generation."""
+import json
+import pathlib
+
 import pytest
 
 from tests.plugins.browser import assert_no_exception, wait_for_app
@@ -12,6 +16,16 @@ def send(page, text):
     box.press("Enter")
 
 
+def chat_messages(page):
+    return page.locator('[data-testid="stChatMessage"]')
+
+
+def import_chat(page, body: dict):
+    page.get_by_text("Import a conversation").click()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        files=[{"name": "chat.json", "mimeType": "application/json", "buffer": json.dumps(body).encode()}])
+
+
 def test_send_a_message_and_see_the_answer(dashboard, page, fake_ollama):
     board = dashboard(fake_ollama.url)
     page.goto(f"{board.url}/chat?lang=es")
@@ -19,7 +33,30 @@ def test_send_a_message_and_see_the_answer(dashboard, page, fake_ollama):
     send(page, "¿porqué el cielo es azúl?")
     page.get_by_text("debido al refracción y la absorción de la luz solar").wait_for()
     page.get_by_text("tokens de entrada").wait_for()
-    assert page.locator('[data-testid="stChatMessage"]').count() == 2
+    assert chat_messages(page).count() == 2
+    page.get_by_text("Ver el HTTP: POST /api/chat").click()  # built when opened
+    page.locator("code.language-json", has_text='"content": "¿porqué el cielo es azúl?"').wait_for()
+    assert_no_exception(page)
+
+
+def test_a_long_chat_shows_its_end_and_exports_whole(dashboard, page, fake_ollama):
+    board = dashboard(fake_ollama.url)
+    page.goto(f"{board.url}/chat?lang=en")
+    wait_for_app(page)
+    import_chat(page, {"model": "gemma:2b", "messages": [
+        {"role": "user" if n % 2 == 0 else "assistant", "content": f"message {n}"} for n in range(200)]})
+    page.get_by_text("180 earlier messages are not shown here").wait_for()
+    assert chat_messages(page).count() == 20 and chat_messages(page).first.inner_text().endswith("message 180")
+    page.get_by_role("button", name="Show 20 earlier").click()
+    page.get_by_text("160 earlier messages are not shown here").wait_for()
+    assert chat_messages(page).count() == 40
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export JSON").click()
+    exported = json.loads(pathlib.Path(download.value.path()).read_text(encoding="utf-8"))
+    assert [m["content"] for m in exported["messages"]] == [f"message {n}" for n in range(200)]
+    page.get_by_role("button", name="Show all").click()
+    page.get_by_text("message 0", exact=True).wait_for()
+    assert chat_messages(page).count() == 200
     assert_no_exception(page)
 
 
@@ -36,6 +73,6 @@ def test_stop_keeps_the_partial_answer(dashboard, page, builtin_server):
         "document.querySelectorAll('[data-testid=\"stChatMessage\"]')[1].innerText.length > 40")
     stop.click()
     page.get_by_text("Stopped: this is what had arrived.").wait_for()
-    answer = page.locator('[data-testid="stChatMessage"]').nth(1).inner_text()
+    answer = chat_messages(page).nth(1).inner_text()
     assert len(answer) > 40
     assert_no_exception(page)
