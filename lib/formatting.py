@@ -1,4 +1,4 @@
-"""Numbers as people read them: sizes like `ollama list`, nanoseconds as seconds, "41 seconds ago"."""
+"""Numbers as people read them: sizes like `ollama list`, durations, "41 seconds ago"."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -18,24 +18,11 @@ def human_bytes(size: int | float | None) -> str:
     return f"{size:.0f} B" if unit == "B" else f"{size:.1f} {unit}"
 
 
-def seconds(ns: int | float | None) -> float | None:
-    return None if ns is None else ns / NS_PER_S
-
-
-def human_duration(ns: int | float | None) -> str:
-    """Nanoseconds to '6.58 s', '269.6 ms' or '1.3 ms'."""
-    if ns is None:
+def human_seconds(value: float | None) -> str:
+    """Seconds as people read them: '6.58 s', '269.6 ms', '1.3 ms'; '—' when unknown."""
+    if value is None:
         return "—"
-    if ns >= NS_PER_S:
-        return f"{ns / NS_PER_S:.2f} s"
-    return f"{ns / 1_000_000:.1f} ms"
-
-
-def tokens_per_second(count: int | None, duration_ns: int | None) -> float | None:
-    """None when either is missing or the duration is zero (a cached or empty answer)."""
-    if not count or not duration_ns or duration_ns <= 0:
-        return None
-    return count * NS_PER_S / duration_ns
+    return f"{value:.2f} s" if value >= 1 else f"{value * 1000:.1f} ms"
 
 
 def parse_timestamp(text: str | None) -> datetime | None:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from lib.client import Exchange
-from lib.formatting import human_duration
+from lib.formatting import NS_PER_S, human_seconds
 from lib.generation import Generation
+from lib.ollama_facts import DURATION_FIELDS, METRICS
 
 SHORT_BASE64 = 24  # characters of an image kept on screen
 SHORT_MODELS = 5  # models of a long list (/api/tags on a server with 300 models) kept on screen
@@ -144,10 +145,7 @@ class Field:
     meaning_key: str  # i18n key of the explanation
 
 
-DURATIONS = ("total_duration", "load_duration", "prompt_eval_duration", "eval_duration")
-ORDER = ("model", "created_at", "done", "done_reason", "response", "message", "total_duration",
-         "load_duration", "prompt_eval_count", "prompt_eval_duration", "eval_count",
-         "eval_duration", "context")
+ORDER = ("model", "created_at", "done", "done_reason", "response", "message", *METRICS, "context")
 
 
 def explain_final(chunk: dict | None, note: Note) -> list[Field]:
@@ -159,8 +157,8 @@ def explain_final(chunk: dict | None, note: Note) -> list[Field]:
         if name not in chunk:
             continue
         value = chunk[name]
-        if name in DURATIONS and isinstance(value, (int, float)):
-            readable = human_duration(value)
+        if name in DURATION_FIELDS and isinstance(value, (int, float)):
+            readable = human_seconds(value / NS_PER_S)
         elif name == "context" and isinstance(value, list):
             readable = note("tokens", len(value))
         elif name == "message" and isinstance(value, dict):

@@ -5,20 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from lib import images, ui, vision
-from lib.formatting import human_bytes
+from lib.formatting import human_bytes, human_seconds
 from lib.generation import Generation
 from lib.http_view import shorten
 from lib.ui import t
 
 RESULT = "vision.result"  # the latest Description, kept across page changes
 LIVE = "vision.live"  # the Describing under way, for a newer run to settle
-
-
-def human_seconds(value: float | None) -> str:
-    """'55.84 s', '269.6 ms'; '—' when unknown."""
-    if value is None:
-        return "—"
-    return f"{value:.2f} s" if value >= 1 else f"{value * 1000:.1f} ms"
 
 
 # ------------------------------------------------------------------------------ the image
