@@ -1,7 +1,7 @@
 """The options and seed lab: experiments (models x conditions x repetitions), runs, and what they
 show: how many distinct outputs, grouped; word diffs; where the time went; a lab sheet.
 
-Pure logic; pages/lab.py runs the plan against the server and lays the results out.
+Pure logic; lib/lab_runner.py runs the plan against the server, pages/lab.py lays it out.
 """
 from __future__ import annotations
 
@@ -128,6 +128,11 @@ class Run:
     done_reason: str | None = None
     raw: dict = field(default_factory=dict, repr=False)  # the server's answer, for the JSON export
 
+    @property
+    def other_s(self) -> float | None:
+        """Wall time the server's durations do not explain: Generation's rule, not a copy of it."""
+        return Generation(total_s=self.total_s, wall_s=self.wall_s).other_s
+
 
 def finished_run(planned: Planned, options: dict, cold: bool, answer: dict, wall_s: float) -> Run:
     done = Generation.from_final(answer, wall_s=wall_s)
@@ -196,17 +201,35 @@ COLUMNS = ("model", "condition", "repetition", "cold", "ok", "error", "text", "l
 
 
 def table(runs: list[Run]) -> pd.DataFrame:
-    """One row per run with every metric; `other_s` is the wall time the server's durations do not
-    explain (HTTP, JSON, queueing)."""
-    rows = []
-    for number, run in enumerate(runs, start=1):
-        row = {k: v for k, v in asdict(run).items() if k != "raw"}
-        row["run"] = number
-        row["other_s"] = (max(0.0, run.wall_s - run.total_s)
-                          if run.wall_s is not None and run.total_s is not None else None)
-        row["options"] = json.dumps(run.options, sort_keys=True)
-        rows.append(row)
+    """One row per run with every metric (`other_s`: HTTP, JSON, queueing), numbered from 1."""
+    rows = [{"run": number, **{column: getattr(run, column) for column in COLUMNS if column != "options"},
+             "options": json.dumps(run.options, sort_keys=True)}
+            for number, run in enumerate(runs, start=1)]
     return pd.DataFrame(rows, columns=("run", *COLUMNS))
+
+
+class Results:
+    """Everything the result views show, computed once for a set of runs: the page redraws it on
+    every rerun, but the runs change only when one is recorded (see lab_runner.Experiment.results)."""
+
+    def __init__(self, prompt: str, runs: list[Run]):
+        self.prompt = prompt
+        self.runs = runs
+        self.outcomes = outcomes(runs)
+        self.answers = [groups([r.text for r in runs if (r.model, r.condition) == (o.model, o.condition) and r.ok])
+                        for o in self.outcomes]  # distinct outputs of each outcome, most frequent first
+        self.table = table(runs)
+        self.finished = {number: f"#{number} {run.model} · {run.condition} · {run.repetition}"
+                         for number, run in enumerate(runs, start=1) if run.ok}  # run number -> label
+        self.cold_and_warm = len({run.cold for run in runs if run.ok}) == 2  # both kinds finished
+        self._charts = {}
+
+    def chart(self, draw, labels: dict):
+        """`draw(table, labels)` (a lib.charts function), drawn once per language."""
+        key = (draw, tuple(labels.items()))
+        if key not in self._charts:
+            self._charts[key] = draw(self.table, labels)
+        return self._charts[key]
 
 
 def export_json(prompt: str, runs: list[Run]) -> str:

@@ -1,13 +1,15 @@
 """The lab's result views and the option reference (Streamlit), kept out of pages/lab.py."""
 from __future__ import annotations
 
+import functools
 import re
 
 import streamlit as st
 
-from lib import charts, lab
+from lib import charts, i18n, lab
 from lib import options as option_reference
-from lib.ui import t
+from lib.lab_runner import Experiment
+from lib.ui import lang, t
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>:$])")
 
@@ -22,65 +24,93 @@ def diff_markdown(pieces: list[tuple[str, str]]) -> str:
     return " ".join(styles[tag].format(escape(words)) for tag, words in pieces)
 
 
-def results(prompt: str, runs: list[lab.Run]) -> None:
+def results(experiment: Experiment) -> None:
+    """The result views, from results computed once per experiment and number of runs. The answers,
+    the diff and the charts are fragments: opening a list of answers, picking a run to diff or a
+    chart's tab reruns only that part. The exports are made only when clicked."""
+    shown = experiment.results()
     st.header(t("lab.results"))
-    outcomes = lab.outcomes(runs)
-    columns = st.columns(min(4, len(outcomes)))
-    for number, outcome in enumerate(outcomes):
+    columns = st.columns(min(4, len(shown.outcomes)))
+    for number, outcome in enumerate(shown.outcomes):
         verdict = (t("lab.identical", n=outcome.runs) if outcome.identical
                    else t("lab.distinct", distinct=outcome.distinct, n=outcome.runs))
         columns[number % len(columns)].metric(f"{outcome.model} · {outcome.condition}", verdict,
                                               delta=t("lab.failed_runs", n=outcome.failed) if outcome.failed else None,
                                               delta_color="inverse")
-    for outcome in outcomes:
-        texts = [r.text for r in runs if (r.model, r.condition) == (outcome.model, outcome.condition) and r.ok]
-        with st.expander(t("lab.outputs", model=outcome.model, condition=outcome.condition,
-                           distinct=outcome.distinct)):
-            for text, count in lab.groups(texts):
-                st.markdown(f"**{count}×**")
-                st.text(text)
-    frame = lab.table(runs)
-    finished = frame[frame["ok"]]
-    if len(finished) >= 2:
-        st.subheader(t("lab.diff"))
-        labels = {row.run: f"#{row.run} {row.model} · {row.condition} · {row.repetition}" for row in finished.itertuples()}
-        left, right = st.columns(2)
-        a = left.selectbox(t("lab.diff_a"), list(labels), format_func=labels.get, key="lab.diff_a")
-        b = right.selectbox(t("lab.diff_b"), list(labels), index=len(labels) - 1, format_func=labels.get,
-                            key="lab.diff_b")
-        pieces = lab.word_diff(runs[a - 1].text, runs[b - 1].text)
-        st.markdown(diff_markdown(pieces) if any(tag != "same" for tag, _ in pieces) else t("lab.diff_same"))
-    if len(finished):
-        chart_labels = {"load_s": t("lab.phase.load"), "prompt_eval_s": t("lab.phase.prompt"),
-                        "eval_s": t("lab.phase.eval"), "other_s": t("lab.phase.other"),
-                        "seconds": t("lab.seconds"), "cold": t("lab.cold_label"), "warm": t("lab.warm_label"),
-                        "load_seconds": t("lab.load_seconds"), "wall": t("lab.wall")}
-        tabs = st.tabs([t("lab.chart.timing"), t("lab.chart.speed"), t("lab.chart.cold"), t("lab.chart.models")])
-        with tabs[0]:
-            st.plotly_chart(charts.timing(frame, chart_labels), key="lab.chart.timing")
-            st.caption(t("lab.chart.timing_help"))
-        with tabs[1]:
-            st.plotly_chart(charts.speed(frame, chart_labels), key="lab.chart.speed")
-        with tabs[2]:
-            if finished["cold"].nunique() < 2:
-                st.caption(t("lab.chart.cold_help"))
-            else:
-                st.plotly_chart(charts.cold_and_warm(frame, chart_labels), key="lab.chart.cold")
-        with tabs[3]:
-            st.plotly_chart(charts.models_compared(frame, chart_labels), key="lab.chart.models")
+    _answers(shown)
+    if len(shown.finished) >= 2:
+        _diff(shown)
+    if shown.finished:
+        _charts(shown)
     st.subheader(t("lab.table"))
-    st.dataframe(frame, hide_index=True, width="stretch")
+    st.dataframe(shown.table, hide_index=True, width="stretch")
+    _exports(shown)
+
+
+@st.fragment
+def _answers(shown: lab.Results) -> None:
+    for number, (outcome, answers) in enumerate(zip(shown.outcomes, shown.answers)):
+        panel = st.expander(t("lab.outputs", model=outcome.model, condition=outcome.condition,
+                              distinct=outcome.distinct), key=f"lab.outputs.{number}.open", on_change="rerun")
+        if panel.open:  # built only while open: an unseeded condition has as many answers as runs
+            with panel:
+                for text, count in answers:
+                    st.markdown(f"**{count}×**")
+                    st.text(text)
+
+
+@st.fragment
+def _diff(shown: lab.Results) -> None:
+    st.subheader(t("lab.diff"))
+    numbers = list(shown.finished)
+    left, right = st.columns(2)
+    a = left.selectbox(t("lab.diff_a"), numbers, format_func=shown.finished.get, key="lab.diff_a")
+    b = right.selectbox(t("lab.diff_b"), numbers, index=len(numbers) - 1, format_func=shown.finished.get,
+                        key="lab.diff_b")
+    pieces = lab.word_diff(shown.runs[a - 1].text, shown.runs[b - 1].text)
+    st.markdown(diff_markdown(pieces) if any(tag != "same" for tag, _ in pieces) else t("lab.diff_same"))
+
+
+@st.fragment
+def _charts(shown: lab.Results) -> None:
+    """One chart per tab, drawn only while its tab is open; switching tabs reruns this fragment
+    alone, and each chart is built once per experiment (`shown.chart`)."""
+    labels = {"load_s": t("lab.phase.load"), "prompt_eval_s": t("lab.phase.prompt"),
+              "eval_s": t("lab.phase.eval"), "other_s": t("lab.phase.other"),
+              "seconds": t("lab.seconds"), "cold": t("lab.cold_label"), "warm": t("lab.warm_label"),
+              "load_seconds": t("lab.load_seconds"), "wall": t("lab.wall")}
+    timing, speed, cold, models = st.tabs([t("lab.chart.timing"), t("lab.chart.speed"), t("lab.chart.cold"),
+                                           t("lab.chart.models")], key="lab.chart", on_change="rerun")
+    if timing.open:
+        timing.plotly_chart(shown.chart(charts.timing, labels), key="lab.chart.timing")
+        timing.caption(t("lab.chart.timing_help"))
+    if speed.open:
+        speed.plotly_chart(shown.chart(charts.speed, labels), key="lab.chart.speed")
+    if cold.open and shown.cold_and_warm:
+        cold.plotly_chart(shown.chart(charts.cold_and_warm, labels), key="lab.chart.cold")
+    elif cold.open:
+        cold.caption(t("lab.chart.cold_help"))
+    if models.open:
+        models.plotly_chart(shown.chart(charts.models_compared, labels), key="lab.chart.models")
+
+
+def _exports(shown: lab.Results) -> None:
+    """The files are made only when their button is clicked (outside this script run: the
+    sheet's texts are bound to this session's language now)."""
+    language = lang()
     sheet_labels = {k: t(f"lab.sheet.{k}") for k in ("title", "prompt", "model", "condition", "options",
                                                      "result", "speed")}
-    sheet_labels.update({k: (lambda key: lambda **n: t(f"lab.sheet.{key}", **n))(k)
+    sheet_labels.update({k: functools.partial(i18n.translate, language, f"lab.sheet.{k}")
                          for k in ("identical", "distinct", "failed")})
     exports = st.columns(3)
-    exports[0].download_button("CSV", frame.to_csv(index=False), "lab.csv", mime="text/csv",
-                               icon=":material/download:", on_click="ignore")
-    exports[1].download_button("JSON", lab.export_json(prompt, runs), "lab.json", mime="application/json",
-                               icon=":material/download:", on_click="ignore")
-    exports[2].download_button(t("lab.sheet"), lab.lab_sheet(prompt, runs, sheet_labels), "lab.md",
-                               mime="text/markdown", icon=":material/description:", on_click="ignore")
+    exports[0].download_button("CSV", lambda: shown.table.to_csv(index=False), "lab.csv", mime="text/csv",
+                               icon=":material/download:", on_click="ignore", key="lab.export.csv")
+    exports[1].download_button("JSON", lambda: lab.export_json(shown.prompt, shown.runs), "lab.json",
+                               mime="application/json", icon=":material/download:", on_click="ignore",
+                               key="lab.export.json")
+    exports[2].download_button(t("lab.sheet"), lambda: lab.lab_sheet(shown.prompt, shown.runs, sheet_labels),
+                               "lab.md", mime="text/markdown", icon=":material/description:", on_click="ignore",
+                               key="lab.export.sheet")
 
 
 def reference() -> None:

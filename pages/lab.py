@@ -1,17 +1,15 @@
 """5. Options and seed lab: the same prompt many times, identical or not, and where the time goes."""
-import time
-
 import streamlit as st
 
 from lib import lab, options as option_reference, ui, ui_lab
-from lib.client import CannotConnect, ModelNotFound, OllamaError, RequestTimeout
+from lib.lab_runner import Experiment
 
 ui.ensure_app_frame()
 t = ui.t
 ui.page_title("lab")
 client = ui.client()
-RUNS, PLAN, NEXT, SETTINGS, RUNNER = "lab.runs", "lab.plan", "lab.next", "lab.experiment", "lab.runner"
-runs: list[lab.Run] = st.session_state.setdefault(RUNS, [])
+EXPERIMENT = "lab.experiment"
+experiment: Experiment | None = st.session_state.get(EXPERIMENT)
 
 # ------------------------------------------------------------------------------ experiment
 names = ui.installed_model_names("lab.tags")
@@ -62,82 +60,48 @@ for problem in problems:
     st.warning(problem, icon=":material/warning:")
 
 
-def start() -> None:
+def start() -> Experiment | None:
     try:
         planned = lab.plan(prompt, models, conditions, int(repetitions))
     except lab.PlanRefused as refused:
-        st.session_state["lab.refused"] = refused
-        return
-    runs.clear()
-    st.session_state.update({PLAN: planned, NEXT: 0, SETTINGS: {
-        "prompt": prompt, "num_predict": int(num_predict), "alternate": alternate}})
+        st.error(t(refused.key, **refused.values), icon=":material/error:")
+        return None
+    if experiment:
+        experiment.cancel()  # a run still in flight for the old one records nothing
+    started = st.session_state[EXPERIMENT] = Experiment(prompt, int(num_predict), alternate, planned)
+    return started
 
 
-def cancel() -> None:
-    st.session_state["lab.cancelled"] = (st.session_state.get(NEXT, 0), len(st.session_state.get(PLAN, [])))
-    st.session_state.pop(PLAN, None)
+def cancel(running: Experiment) -> None:
+    running.cancel()
+    ui.flash("warning", t("lab.cancelled", done=len(running.runs), total=len(running.plan)),
+             icon=":material/cancel:")
 
 
 # Not a callback: the plan must use this run's values of every widget above.
 if st.button(t("lab.run"), type="primary", icon=":material/play_arrow:",
              disabled=bool(problems) or not names, key="lab.start"):
-    start()
-if refused := st.session_state.pop("lab.refused", None):
-    st.error(t(refused.key, **refused.values), icon=":material/error:")
-if cancelled := st.session_state.pop("lab.cancelled", None):
-    st.warning(t("lab.cancelled", done=cancelled[0], total=cancelled[1]), icon=":material/cancel:")
-
+    experiment = start() or experiment
 
 # ------------------------------------------------------------------------------ running
-def run_plan() -> None:
-    """Run what is left of the plan. Results are stored run by run, so an error, Cancel or a
-    visit to another page loses nothing; coming back to this page carries on. Streamlit 1.67 may
-    start the next script run before this one stops: the newest run owns the plan (`RUNNER`)."""
-    planned, settings = st.session_state[PLAN], st.session_state[SETTINGS]
-    owner = st.session_state[RUNNER] = object()
-    st.button(t("lab.cancel"), on_click=cancel, icon=":material/cancel:", key="lab.cancel")
-    bar, gone = st.progress(0.0), set()
-    while (index := st.session_state[NEXT]) < len(planned):
-        step = planned[index]
-        bar.progress(index / len(planned), text=t("lab.progress", run=index + 1, total=len(planned),
-                     model=step.model, condition=step.condition.name, repetition=step.repetition))
-        chosen = {**step.condition.options, "num_predict": settings["num_predict"]}
-        cold = settings["alternate"] and step.repetition % 2 == 1
-        started, stop = None, False
-        try:
-            if step.model in gone:
-                raise ModelNotFound(t("lab.skipped"), 404, step.model)
-            if cold:
-                client.unload(step.model)
-            started = time.perf_counter()
-            answer = client.generate(step.model, settings["prompt"], stream=False, options=chosen)
-            result = lab.finished_run(step, chosen, cold, answer, time.perf_counter() - started)
-        except OllamaError as error:
-            result = lab.failed_run(step, chosen, cold, error.message,
-                                    time.perf_counter() - started if started else None)
-            if isinstance(error, ModelNotFound):
-                gone.add(step.model)  # the rest of its runs are marked failed without asking again
-            if isinstance(error, (CannotConnect, RequestTimeout)):
-                st.session_state["lab.error"], stop = error, True
-        if st.session_state.get(RUNNER) is not owner or st.session_state.get(PLAN) is not planned:
-            return  # a newer run took over (or Cancel): it does this step itself
-        runs.append(result)
-        st.session_state[NEXT] = index + 1
-        if stop:
-            break
-    st.session_state.pop(PLAN, None)
+if experiment and experiment.running:  # also when coming back to the page: it carries on
+    st.button(t("lab.cancel"), on_click=cancel, args=(experiment,), icon=":material/cancel:", key="lab.cancel")
+    bar, total = st.progress(0.0), len(experiment.plan)
+
+    def show_progress(index: int, step: lab.Planned) -> None:
+        bar.progress(index / total, text=t("lab.progress", run=index + 1, total=total, model=step.model,
+                                           condition=step.condition.name, repetition=step.repetition))
+
+    if not experiment.run(client, t("lab.skipped"), show_progress):
+        st.stop()  # cancelled, or a newer script run took over the plan
+    if experiment.error:
+        ui.flash_error(experiment.error, key="lab.error")
+        ui.flash("info", t("lab.kept", count=len(experiment.runs)), icon=":material/save:")
     st.rerun()
 
-
-if st.session_state.get(PLAN):
-    run_plan()
-if error := st.session_state.pop("lab.error", None):
-    ui.show_error(error, key="lab.error")
-    st.info(t("lab.kept", count=len(runs)), icon=":material/save:")
-
 # ------------------------------------------------------------------------------ results
-if runs:
-    ui_lab.results(st.session_state[SETTINGS]["prompt"], runs)
+if experiment and experiment.runs:
+    ui_lab.results(experiment)
 
 with st.expander(t("lab.reference"), icon=":material/menu_book:"):
     ui_lab.reference()

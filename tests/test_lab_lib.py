@@ -1,16 +1,27 @@
-"""lib/lab.py and lib/charts.py as pure functions: plans, grouping, distinct counts, speeds, diffs."""
+"""lib/lab.py, lib/lab_runner.py and lib/charts.py without Streamlit: plans, grouping, distinct
+counts, speeds, diffs, and the plan runner against a stand-in client with the recorded answers."""
 import json
+import threading
 
 import pytest
 
 from lib import charts, lab, options
+from lib.client import CannotConnect, ModelNotFound
+from lib.generation import Generation
 from lib.lab import Condition, Planned, Run
+from lib.lab_runner import Experiment
+from tests.plugins.fake_ollama import fixture_lines
 
 PROMPT = lab.DEFAULT_PROMPT_ES
 
 
 def run(text, condition="c", model="m", ok=True, repetition=1, **metrics):
     return Run(model, condition, repetition, {}, False, ok=ok, text=text, error=None if ok else "boom", **metrics)
+
+
+def recorded(name):
+    """A non-streamed answer recorded from a real Ollama (tests/fixtures)."""
+    return json.loads(fixture_lines(name)[0])
 
 
 def test_plan_order_and_limits():
@@ -74,7 +85,7 @@ def test_groups_and_outcomes():
 
 def test_finished_run_from_an_answer_and_zero_durations():
     planned = Planned("gemma:2b", Condition("reproducible", {}), 1)
-    answer = json.loads(open("tests/fixtures/generate-seed123-1.ndjson").read())
+    answer = recorded("generate-seed123-1")
     finished = lab.finished_run(planned, {"seed": 123}, False, answer, wall_s=5.0)
     assert finished.text.startswith("El cielo no es azúl.") and finished.output_tokens == answer["eval_count"]
     assert finished.load_s == pytest.approx(answer["load_duration"] / 1e9)
@@ -141,3 +152,157 @@ def test_course_table_annotated():
     from lib import i18n
     for row in rows:
         assert row.meaning_key in i18n.catalog("es") and row.meaning_key in i18n.catalog("en")
+
+
+# ------------------------------------------------------------------------------ the plan runner
+class Client:
+    """Stands in for OllamaClient with the course's recorded answers: a request with seed 123 gets
+    the two reproducible recordings, one without a seed the two that differ. `during[n]` runs
+    inside request n (1-based): what happens meanwhile (Cancel, a newer script run, a failure)."""
+
+    def __init__(self, during=None):
+        self.calls = []  # "unload" or "generate", in order
+        self.generated = []  # (model, options) of every generate request
+        self.during = during or {}
+        self.answered = {"seed123": 0, "unseeded": 0}
+
+    def unload(self, model):
+        self.calls.append("unload")
+
+    def generate(self, model, prompt, stream, options):
+        assert stream is False and prompt == PROMPT
+        self.calls.append("generate")
+        self.generated.append((model, options))
+        if action := self.during.get(len(self.generated)):
+            action()
+        kind = "seed123" if options.get("seed") == 123 else "unseeded"
+        self.answered[kind] += 1
+        return recorded(f"generate-{kind}-{(self.answered[kind] - 1) % 2 + 1}")
+
+
+def experiment(models=("gemma:2b",), repetitions=2, alternate=False):
+    planned = lab.plan(PROMPT, list(models), lab.ready_made(["not_reproducible", "reproducible"]), repetitions)
+    return Experiment(PROMPT, 48, alternate, planned)
+
+
+def done(runs):
+    return [(r.model, r.condition, r.repetition, r.ok) for r in runs]
+
+
+def raises(error):
+    def action():
+        raise error
+    return action
+
+
+def test_runner_runs_the_plan_with_the_recorded_answers():
+    lab_run, client, steps = experiment(), Client(), []
+    assert lab_run.run(client, "skipped", lambda index, step: steps.append((index, step.repetition))) is True
+    assert steps == [(0, 1), (1, 2), (2, 1), (3, 2)] and not lab_run.running
+    assert [options for _, options in client.generated] == [{"num_predict": 48}] * 2 + [
+        {"seed": 123, "temperature": 0, "num_predict": 48}] * 2
+    shown = lab_run.results()
+    assert [(o.condition, o.distinct, o.identical) for o in shown.outcomes] == [
+        ("not_reproducible", 2, False), ("reproducible", 1, True)]
+    assert lab_run.runs[0].load_s == pytest.approx(recorded("generate-unseeded-1")["load_duration"] / 1e9)
+
+
+def test_runner_unloads_before_every_other_repetition():
+    lab_run, client = experiment(repetitions=2, alternate=True), Client()
+    lab_run.run(client, "skipped")
+    assert client.calls == ["unload", "generate", "generate"] * 2
+    assert [r.cold for r in lab_run.runs] == [True, False, True, False]
+
+
+def test_cancel_mid_plan_keeps_the_finished_runs():
+    lab_run = experiment()
+    client = Client(during={2: lambda: lab_run.cancel()})  # Cancel clicked while request 2 runs
+    assert lab_run.run(client, "skipped") is False
+    assert done(lab_run.runs) == [("gemma:2b", "not_reproducible", 1, True)]  # request 2 not recorded
+    assert not lab_run.running and lab_run.run(client, "skipped") is True
+    assert len(client.generated) == 2  # nothing more was asked
+
+
+def test_a_connection_error_stops_and_keeps_the_results():
+    lab_run = experiment()
+    client = Client(during={3: raises(CannotConnect("Connection refused", "refused"))})
+    assert lab_run.run(client, "skipped") is True
+    assert [r.ok for r in lab_run.runs] == [True, True, False] and lab_run.runs[2].error == "Connection refused"
+    assert isinstance(lab_run.error, CannotConnect) and not lab_run.running
+    assert len(client.generated) == 3
+    assert lab_run.results().outcomes[1].failed == 1
+
+
+def test_a_deleted_models_remaining_runs_are_skipped():
+    lab_run = experiment(models=("gone:1b", "gemma:2b"), repetitions=1)
+    client = Client(during={1: raises(ModelNotFound("model 'gone:1b' not found", 404, "gone:1b"))})
+    lab_run.run(client, "skipped: not on the server")
+    assert done(lab_run.runs) == [("gone:1b", "not_reproducible", 1, False), ("gone:1b", "reproducible", 1, False),
+                                  ("gemma:2b", "not_reproducible", 1, True), ("gemma:2b", "reproducible", 1, True)]
+    assert [r.error for r in lab_run.runs[:2]] == ["model 'gone:1b' not found", "skipped: not on the server"]
+    assert [model for model, _ in client.generated] == ["gone:1b", "gemma:2b", "gemma:2b"]
+
+
+def test_a_newer_run_takes_over_without_duplicates():
+    """Streamlit 1.67 starts the next script run while the old one waits for its answer: the
+    newer run does the step itself and the rest of the plan; the old one records nothing."""
+    lab_run = experiment()
+    newer = []
+    client = Client(during={2: lambda: newer.append(lab_run.run(client, "skipped"))})
+    assert lab_run.run(client, "skipped") is False and newer == [True]
+    assert done(lab_run.runs) == [("gemma:2b", c, r, True) for c in ("not_reproducible", "reproducible")
+                                  for r in (1, 2)]
+    assert len(client.generated) == 5  # step 2 was asked twice, recorded once
+
+
+def test_overlapping_script_runs_on_two_threads_record_each_run_once():
+    lab_run = experiment()
+    waiting, release = threading.Event(), threading.Event()
+
+    def old_run_waits():
+        waiting.set()
+        release.wait(10)
+    client = Client(during={2: old_run_waits})
+    old = []
+    thread = threading.Thread(target=lambda: old.append(lab_run.run(client, "skipped")))
+    thread.start()
+    assert waiting.wait(10)
+    assert lab_run.run(client, "skipped") is True  # the newer run, while the old one waits
+    release.set()
+    thread.join(10)
+    assert old == [False] and len(lab_run.runs) == 4
+    assert [(r.condition, r.repetition) for r in lab_run.runs] == [
+        ("not_reproducible", 1), ("not_reproducible", 2), ("reproducible", 1), ("reproducible", 2)]
+
+
+def test_coming_back_carries_on_where_it_stopped():
+    class Stopped(Exception):
+        """What Streamlit raises in a script run that is stopped (the student left the page)."""
+    lab_run, client, left = experiment(), Client(), []
+
+    def leave_at_third(index, step):
+        if index == 2 and not left:
+            left.append(index)
+            raise Stopped
+    with pytest.raises(Stopped):
+        lab_run.run(client, "skipped", leave_at_third)
+    assert len(lab_run.runs) == 2 and lab_run.running
+    assert lab_run.run(client, "skipped", leave_at_third) is True
+    assert len(lab_run.runs) == 4 and len(client.generated) == 4
+
+
+def test_results_are_computed_once_per_number_of_runs():
+    lab_run = experiment()
+    lab_run.run(Client(), "skipped")
+    shown = lab_run.results()
+    assert lab_run.results() is shown and shown.finished[4] == "#4 gemma:2b · reproducible · 2"
+    labels = {"load_s": "load", "prompt_eval_s": "prompt", "eval_s": "eval", "other_s": "other", "seconds": "s"}
+    assert shown.chart(charts.timing, labels) is shown.chart(charts.timing, labels)
+    lab_run.runs.append(run("late"))
+    assert lab_run.results() is not shown and len(lab_run.results().table) == 5
+
+
+def test_other_time_is_generations_rule():
+    finished = run("A", total_s=3.6, wall_s=3.7)
+    assert finished.other_s == pytest.approx(Generation(total_s=3.6, wall_s=3.7).other_s)
+    assert run("A", total_s=4.0, wall_s=3.7).other_s == 0.0 and run("", ok=False, wall_s=0.2).other_s is None

@@ -1,8 +1,15 @@
-"""AppTest: experiments in the lab on the built-in server (real seeds, real load times) and the fake
-(a server that fails in the middle)."""
+"""AppTest: experiments in the lab on the built-in server (real seeds, real load times) and on the
+fake replaying the course's recorded answers (seeded and not, a server that fails in the middle)."""
+import json
+
 import pytest
 
+from lib import charts, i18n, lab
+from lib.lab_runner import Experiment
 from tests.plugins.apptest import open_app
+from tests.plugins.fake_ollama import Script, fixture_lines
+
+CHART_TABS = ("timing", "speed", "cold", "models")
 
 
 def open_lab(monkeypatch, url, lang="en"):
@@ -16,7 +23,27 @@ def outcome_metrics(app) -> dict:
 def run_experiment(app):
     app.button(key="lab.start").click().run(timeout=300)
     assert not app.exception, [e.value for e in app.exception]
-    return app.session_state["lab.runs"]
+    return app.session_state["lab.experiment"].runs if "lab.experiment" in app.session_state else []
+
+
+def charts_shown(app, lang="en") -> list[str]:
+    """The chart tabs that show a chart: each is drawn only while its tab is open, so open each."""
+    shown = []
+    for tab in CHART_TABS:
+        app.session_state["lab.chart"] = i18n.translate(lang, f"lab.chart.{tab}")
+        app.run()
+        if app.get("plotly_chart"):
+            shown.append(tab)
+    return shown
+
+
+def diff_shown(app) -> str:
+    return next(m.value for m in app.main.markdown if "-background[" in m.value or "answers are identical" in m.value)
+
+
+def answers(*names):
+    """The course's recorded answers, in order, for the next /api/generate requests."""
+    return [Script(body=json.loads(fixture_lines(name)[0])) for name in names]
 
 
 @pytest.mark.builtin
@@ -31,9 +58,9 @@ def test_the_course_experiment_on_the_builtin_server(monkeypatch, builtin_server
     assert shown[f"{model} · reproducible (seed 123, temperature 0)"] == "5/5 identical"
     distinct = shown[f"{model} · not reproducible"]
     assert distinct.endswith("distinct of 5") and int(distinct.split()[0]) >= 2
-    assert len(app.get("plotly_chart")) == 3  # timing, speed, models (cold/warm needs cold runs)
     table = app.dataframe[0].value
     assert len(table) == 10 and table["tokens_per_second"].min() > 0
+    assert charts_shown(app) == ["timing", "speed", "models"]  # cold and warm needs cold runs
 
 
 @pytest.mark.builtin
@@ -54,7 +81,7 @@ def test_temperature_sweep_with_seed_and_cold_runs(monkeypatch, builtin_server):
     cold = [r.load_s for r in runs if r.cold]
     warm = [r.load_s for r in runs if not r.cold]
     assert len(cold) == len(warm) == 3 and min(cold) > max(warm)
-    assert len(app.get("plotly_chart")) == 4
+    assert charts_shown(app, "es") == list(CHART_TABS)
 
 
 def test_bad_input_is_refused(monkeypatch, fake_ollama):
@@ -77,10 +104,8 @@ def test_wrong_option_type_blocks_the_run(monkeypatch, fake_ollama):
 
 
 def test_server_down_mid_run_keeps_finished_runs(monkeypatch, fake_ollama):
-    import json
-    from tests.plugins.fake_ollama import Script, fixture_lines
-    answer = json.loads(fixture_lines("generate-seed123-1")[0])
-    fake_ollama.sequence("POST", "/api/generate", [Script(body=answer), Script(body=answer), Script(drop=True)])
+    fake_ollama.sequence("POST", "/api/generate",
+                         answers("generate-seed123-1", "generate-seed123-2") + [Script(drop=True)])
     app = open_lab(monkeypatch, fake_ollama.url)
     app.multiselect(key="lab.setting.ready").set_value(["reproducible"])
     app.number_input(key="lab.setting.repetitions").set_value(5)
@@ -98,7 +123,6 @@ def test_a_model_that_disappears_is_skipped(monkeypatch, fake_ollama):
     app.multiselect(key="lab.setting.models").set_value(["gemma:2b", "llava:latest"])
     app.multiselect(key="lab.setting.ready").set_value(["reproducible"])
     app.number_input(key="lab.setting.repetitions").set_value(2)
-    from tests.plugins.fake_ollama import Script
     fake_ollama.sequence("POST", "/api/generate", [Script(404, {"error": "model 'gemma:2b' not found"})])
     runs = run_experiment(app)
     assert [(r.model, r.ok) for r in runs] == [("gemma:2b", False), ("gemma:2b", False),
@@ -108,6 +132,63 @@ def test_a_model_that_disappears_is_skipped(monkeypatch, fake_ollama):
     shown = outcome_metrics(app)
     assert shown["gemma:2b · reproducible (seed 123, temperature 0)"] == "0 distinct of 0"
     assert shown["llava:latest · reproducible (seed 123, temperature 0)"] == "2/2 identical"
+
+
+def test_the_course_answers_seeded_identical_unseeded_distinct(monkeypatch, fake_ollama):
+    fake_ollama.sequence("POST", "/api/generate", answers(
+        "generate-unseeded-1", "generate-unseeded-2", "generate-seed123-1", "generate-seed123-2"))
+    app = open_lab(monkeypatch, fake_ollama.url)
+    app.number_input(key="lab.setting.repetitions").set_value(2)
+    runs = run_experiment(app)
+    assert [body["options"] for body in fake_ollama.bodies("/api/generate")] == [{"num_predict": 48}] * 2 + [
+        {"seed": 123, "temperature": 0, "num_predict": 48}] * 2
+    assert outcome_metrics(app) == {"gemma:2b · not reproducible": "2 distinct of 2",
+                                    "gemma:2b · reproducible (seed 123, temperature 0)": "2/2 identical"}
+    assert runs[0].text.startswith("El cielo no es azúl. El cielo es una color azul")
+    assert len(app.dataframe[0].value) == 4 and [d.label for d in app.get("download_button")] == [
+        "CSV", "JSON", "Lab sheet (Markdown)"]
+    app.session_state["lab.outputs.0.open"] = True  # the answers are drawn only while open
+    app.run()
+    assert [t.value for t in app.text] == [runs[0].text, runs[1].text]
+
+
+def test_picking_runs_to_diff_does_not_redraw_the_charts(monkeypatch, fake_ollama):
+    calls = []
+    for name in ("timing", "speed", "cold_and_warm", "models_compared"):
+        monkeypatch.setattr(charts, name, (lambda draw, name: lambda *a: calls.append(name) or draw(*a))(
+            getattr(charts, name), name))
+    monkeypatch.setattr(lab, "table", (lambda table: lambda runs: calls.append("table") or table(runs))(lab.table))
+    fake_ollama.sequence("POST", "/api/generate", answers(
+        "generate-unseeded-1", "generate-unseeded-2", "generate-seed123-1", "generate-seed123-2"))
+    app = open_lab(monkeypatch, fake_ollama.url)
+    app.number_input(key="lab.setting.repetitions").set_value(2)
+    run_experiment(app)
+    assert calls == ["table", "timing"]  # the results once; only the open tab's chart
+    assert ":red-background[~~una~~]" in diff_shown(app)  # run 1 against run 4: they differ
+    app.selectbox(key="lab.diff_a").set_value(3).run()
+    assert diff_shown(app) == "The two answers are identical."  # the two seeded runs
+    app.number_input(key="lab.setting.num_predict").set_value(64).run()  # any other widget
+    assert calls == ["table", "timing"] and len(app.get("plotly_chart")) == 1
+    app.session_state["lab.chart"] = "Tokens per second"
+    app.run()
+    app.session_state["lab.chart"] = "Where the time goes"
+    app.run()
+    assert calls == ["table", "timing", "speed"]  # each chart built once, whichever tab is open
+
+
+def test_coming_back_carries_on_without_repeating_a_run(monkeypatch, fake_ollama):
+    planned = lab.plan("hola", ["gemma:2b"], lab.ready_made(["reproducible"]), 4)
+    experiment = Experiment("hola", 48, False, planned)
+    experiment.runs += [lab.finished_run(step, {"seed": 123}, False, json.loads(fixture_lines(name)[0]), 3.0)
+                        for step, name in zip(planned, ("generate-seed123-1", "generate-seed123-2"))]
+    app = open_lab(monkeypatch, fake_ollama.url)  # the student left the page after two runs
+    fake_ollama.sequence("POST", "/api/generate", answers("generate-seed123-1", "generate-seed123-2"))
+    app.session_state["lab.experiment"] = experiment
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert len(fake_ollama.bodies("/api/generate")) == 2  # only the two runs left
+    assert [r.repetition for r in experiment.runs] == [1, 2, 3, 4]
+    assert outcome_metrics(app) == {"gemma:2b · reproducible": "4/4 identical"}
 
 
 def test_option_reference_lists_the_course_table(monkeypatch, closed_port):

@@ -1,9 +1,17 @@
-"""Real Chromium: a small experiment in the lab on the built-in server, with its charts."""
+"""Real Chromium: the lab with the course's recorded answers (its result views are fragments and
+lazy widgets: the answers, the diff, the chart tabs, the exports made on click); Cancel and a visit
+to another page in the middle of an experiment (Streamlit's overlapping script runs: nothing lost,
+nothing recorded twice); and a small experiment on the built-in server with its charts."""
+import json
+import pathlib
+import re
+
 import pytest
 
 from tests.plugins.browser import assert_no_exception, wait_for_app
+from tests.plugins.fake_ollama import Script, fixture_lines
 
-pytestmark = [pytest.mark.browser, pytest.mark.builtin]
+pytestmark = pytest.mark.browser
 
 
 def set_number(page, label, value):
@@ -12,6 +20,78 @@ def set_number(page, label, value):
     field.press("Enter")
 
 
+def recorded(*names, delay=0.0):
+    return [Script(body=json.loads(fixture_lines(name)[0]), delay=delay) for name in names]
+
+
+def pick(page, label, option):
+    wait_for_app(page)  # a rerun in progress would close the list again
+    box = page.get_by_role("combobox", name=label)
+    box.click()
+    box.press("ArrowDown")  # opens Streamlit's list of options
+    page.get_by_role("option", name=option).click()
+
+
+def test_the_results_of_the_recorded_answers(dashboard, page, fake_ollama):
+    fake_ollama.sequence("POST", "/api/generate", recorded(
+        "generate-unseeded-1", "generate-unseeded-2", "generate-seed123-1", "generate-seed123-2"))
+    board = dashboard(fake_ollama.url)
+    page.goto(f"{board.url}/lab?lang=en")
+    wait_for_app(page)
+    set_number(page, "Repetitions", 2)
+    page.get_by_role("button", name="Run the experiment").click()
+    page.get_by_text("2/2 identical").wait_for()
+    page.get_by_text("2 distinct of 2").wait_for()
+    page.locator(".js-plotly-plot").first.wait_for()
+
+    page.get_by_text("Answers of gemma:2b · not reproducible (2 distinct)").click()  # built when opened
+    page.locator('[data-testid="stText"]', has_text="debido al dispersión del luz solar").wait_for()
+    pick(page, "Run A", "#3 gemma:2b · reproducible (seed 123, temperature 0) · 1")
+    page.get_by_text("The two answers are identical.").wait_for()
+    page.get_by_role("tab", name="Tokens per second").click()
+    page.locator(".js-plotly-plot .boxlayer").first.wait_for()  # the speed chart: one box per model
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Lab sheet (Markdown)").click()
+    sheet = pathlib.Path(download.value.path()).read_text(encoding="utf-8")
+    assert "| `gemma:2b` | reproducible (seed 123, temperature 0) | `{\"seed\": 123, \"temperature\": 0, " \
+           "\"num_predict\": 48}` | 2/2 identical |" in sheet
+    assert_no_exception(page)
+
+
+def start_six_slow_runs(dashboard, page, fake_ollama):
+    fake_ollama.sequence("POST", "/api/generate", recorded(*["generate-seed123-1"] * 7, delay=0.8))
+    board = dashboard(fake_ollama.url)
+    page.goto(f"{board.url}/lab?lang=en")
+    wait_for_app(page)
+    set_number(page, "Repetitions", 6)
+    page.locator('[data-testid="stMultiSelect"]', has_text="not reproducible").get_by_role(
+        "button", name=re.compile("Remove not reproducible")).click()  # only the reproducible condition
+    page.get_by_role("button", name="Run the experiment").click()
+    page.get_by_text("Run 3 of 6").wait_for()
+
+
+def test_cancel_keeps_the_runs_so_far(dashboard, page, fake_ollama):
+    start_six_slow_runs(dashboard, page, fake_ollama)
+    page.get_by_role("button", name="Cancel").click()
+    message = page.get_by_text(re.compile(r"Experiment cancelled after \d of 6 runs"))
+    message.wait_for()
+    done = int(re.search(r"after (\d)", message.inner_text()).group(1))
+    page.get_by_text(f"{done}/{done} identical").wait_for()  # the runs so far, kept
+    assert 2 <= done < 6 and len(fake_ollama.bodies("/api/generate")) <= done + 1
+    assert_no_exception(page)
+
+
+def test_coming_back_carries_on_without_repeating_a_run(dashboard, page, fake_ollama):
+    start_six_slow_runs(dashboard, page, fake_ollama)
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Server").click()
+    page.locator("h1").filter(has_text="Server").first.wait_for()
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Options & seed lab").click()
+    page.get_by_text("6/6 identical").wait_for()  # six runs, each recorded once
+    assert 6 <= len(fake_ollama.bodies("/api/generate")) <= 7  # at most the one in flight asked again
+    assert_no_exception(page)
+
+
+@pytest.mark.builtin
 def test_run_the_course_experiment(dashboard, page, builtin_server):
     board = dashboard(builtin_server.url)
     page.goto(f"{board.url}/lab?lang=en")
