@@ -17,6 +17,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Iterator
+from urllib.parse import urljoin
 
 import requests
 from urllib3.exceptions import NameResolutionError, ReadTimeoutError
@@ -90,6 +91,16 @@ class MalformedResponse(OllamaError):
 
 class NotOllama(MalformedResponse):
     """Something answers at that address, but it is not an Ollama server (a wrong port)."""
+
+
+class Redirected(OllamaError):
+    """The server answered with a redirect. Ollama never redirects, and following one would send
+    the request (a student's chat) to an address the allow-list never saw: `location` is where
+    it pointed, reported, never followed."""
+
+    def __init__(self, message: str, location: str, exchange: "Exchange | None" = None):
+        super().__init__(message, exchange)
+        self.location = location
 
 
 def server_error(message: str, status: int, exchange: "Exchange | None" = None,
@@ -334,6 +345,7 @@ class OllamaClient:
             response = self.session.request(
                 method, exchange.url, json=body, stream=True, headers=headers,
                 timeout=(self.connect_timeout, read_timeout or self.read_timeout),
+                allow_redirects=False,
             )
         except requests.exceptions.RequestException as exc:
             exchange.elapsed_s = time.perf_counter() - exchange.t0
@@ -341,6 +353,11 @@ class OllamaClient:
         exchange.status = response.status_code
         exchange.content_type = response.headers.get("Content-Type", "")
         exchange.elapsed_s = time.perf_counter() - exchange.t0
+        if response.is_redirect:
+            response.close()
+            location = urljoin(exchange.url, response.headers.get("Location", ""))
+            exchange.error = f"{response.status_code} redirect to {location}"
+            raise Redirected(exchange.error, location, exchange)
         if response.status_code >= 400:
             raise self._status_error(response, exchange)
         return response, exchange

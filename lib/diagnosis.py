@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lib.client import (CannotConnect, MalformedResponse, ModelNotFound, NotOllama, OllamaError,
-                        OutOfMemory, RequestTimeout, ServerError, StreamError)
+                        OutOfMemory, Redirected, RequestTimeout, ServerError, StreamError)
 from lib.hosts import HostError
 from lib.models import ReadOnlyMode
 
@@ -46,6 +46,8 @@ def diagnose(error: Exception, url: str = "") -> Diagnosis:
         return Diagnosis("unreachable", detail, ("ollama serve",), values)
     if isinstance(error, RequestTimeout):
         return Diagnosis(f"timeout_{error.phase}", detail, ("ollama ps",), values)
+    if isinstance(error, Redirected):
+        return Diagnosis("redirect", detail, (f"curl -i {url}/api/version",), {**values, "location": error.location})
     if isinstance(error, NotOllama):
         return Diagnosis("not_ollama", detail, ("curl http://localhost:11434",), values)
     if isinstance(error, ModelNotFound):

@@ -7,7 +7,7 @@ import pytest
 
 from lib import client as client_module
 from lib.client import (CannotConnect, MalformedResponse, ModelNotFound, NotOllama, OllamaClient,
-                        OutOfMemory, RequestTimeout, ServerError, StreamError)
+                        OutOfMemory, Redirected, RequestTimeout, ServerError, StreamError)
 from tests.plugins.fake_ollama import fixture_lines
 
 
@@ -220,6 +220,25 @@ def test_server_that_accepts_but_never_answers(fake_ollama):
         status = silent.status()
         assert isinstance(status.error, RequestTimeout) and status.error.phase == "read"
         assert time.perf_counter() - started < 2
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+@pytest.mark.parametrize("call, method, path", [(lambda c: c.tags(), "GET", "/api/tags"),
+                                                (lambda c: c.chat("gemma:2b", [{"role": "user", "content": "secreto"}]),
+                                                 "POST", "/api/chat")])
+def test_a_redirect_is_reported_never_followed(client, fake_ollama, recorder, status, call, method, path):
+    fake_ollama.redirect(method, path, recorder.url + path, status)
+    with pytest.raises(Redirected) as caught:
+        call(client)
+    assert caught.value.location == recorder.url + path and caught.value.exchange.status == status
+    assert recorder.requests == []  # the chat body never left for the other address
+
+
+def test_a_relative_redirect_names_the_absolute_address(client, fake_ollama):
+    fake_ollama.redirect("GET", "/api/version", "/elsewhere")
+    status = client.status()
+    assert not status.reachable and isinstance(status.error, Redirected)
+    assert status.error.location == fake_ollama.url + "/elsewhere"
 
 
 def test_status_asks_only_the_version_when_all_is_well(client, fake_ollama):

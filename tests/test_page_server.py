@@ -1,21 +1,21 @@
 """AppTest: app.py's frame and the Server page with the server up, down and erroring, in both languages."""
 import pytest
 
-from tests.plugins.apptest import metrics, open_app, texts
+from tests.plugins.apptest import metrics, open_app, shown, texts, values
 
 
 @pytest.mark.parametrize("lang, reachable, loaded", [("en", "Yes", "Models loaded in memory"),
                                                      ("es", "Sí", "Modelos cargados en memoria")])
 def test_server_up(monkeypatch, fake_ollama, lang, reachable, loaded):
     app = open_app(monkeypatch, fake_ollama.url, lang)
-    values = metrics(app)
-    assert values[("Reachable" if lang == "en" else "Responde")] == reachable
-    assert values[("Version" if lang == "en" else "Versión")] == "0.33.0"
-    assert values[("Latency" if lang == "en" else "Latencia")].endswith(" ms")
+    numbers = metrics(app)
+    assert numbers[("Reachable" if lang == "en" else "Responde")] == reachable
+    assert numbers[("Version" if lang == "en" else "Versión")] == "0.33.0"
+    assert numbers[("Latency" if lang == "en" else "Latencia")].endswith(" ms")
     assert not app.error
     page = texts(app)
     assert loaded in page and "`gemma:2b`" in page and "60%/40% CPU/GPU" in page
-    assert "Ollama 0.33.0 · " in str([m.value for m in app.sidebar.markdown])
+    assert "Ollama 0.33.0 · " in str(values(app.sidebar.markdown))
     assert [path for _, path, _ in fake_ollama.requests].count("/api/version") == 1  # sidebar and page share it
     labels = [e.label for e in app.expander]
     assert any(label.startswith(("Show the HTTP: GET /api/ps → 200", "Ver el HTTP: GET /api/ps → 200"))
@@ -31,7 +31,7 @@ def test_server_down_shows_the_diagnosis_and_the_guide(monkeypatch, closed_port,
     errors = [e.value for e in app.error]
     assert any(title in e and advice in e for e in errors)
     assert any("ollama serve" in c.value for c in app.code)
-    assert badge in str([m.value for m in app.sidebar.markdown])
+    assert badge in str(values(app.sidebar.markdown))
     assert app.header[0].value == ("Install and start Ollama" if lang == "en" else "Instalar y arrancar Ollama")
     assert "curl -fsSL https://ollama.com/install.sh | sh" in [c.value for c in app.code]
     assert len(app.tabs) >= 4
@@ -63,7 +63,7 @@ def test_slow_server_is_a_timeout_not_a_hang(monkeypatch, fake_ollama):
 def test_builtin_server_badge(monkeypatch, fake_ollama):
     fake_ollama.reply("GET", "/api/version", body={"version": "0.33.0", "builtin": {"engine": "llama.cpp"}})
     app = open_app(monkeypatch, fake_ollama.url)
-    assert "Built-in server (Gemma 3 270M base, llama.cpp)" in str([m.value for m in app.sidebar.markdown])
+    assert "Built-in server (Gemma 3 270M base, llama.cpp)" in str(values(app.sidebar.markdown))
     assert metrics(app)["Version"] == "built-in"
     assert any("not Ollama" in i.value for i in app.info)
 
@@ -78,18 +78,18 @@ def test_unload_button_sends_keep_alive_zero(monkeypatch, fake_ollama):
 def test_guide_check_buttons(monkeypatch, fake_ollama):
     app = open_app(monkeypatch, fake_ollama.url)
     app.button(key="check.serve.linux").click().run()
-    assert any(f"Ollama answers at {fake_ollama.url} (version 0.33.0)" in s.value for s in app.success)
+    assert any(f"Ollama answers at {fake_ollama.url} (version 0.33.0)" in shown(s.value) for s in app.success)
     app.button(key="check.models.linux").click().run()
-    assert any("2 model(s) installed: gemma:2b, llava:latest" in s.value for s in app.success)
+    assert any("2 model(s) installed: gemma:2b, llava:latest" in shown(s.value) for s in app.success)
 
 
 def test_sidebar_refuses_bad_hosts_and_keeps_the_current_one(monkeypatch, fake_ollama):
     app = open_app(monkeypatch, fake_ollama.url)
     app.sidebar.text_input[0].set_value("localhost:abc").run()
-    assert any("The port in \"localhost:abc\" is not valid" in e.value for e in app.sidebar.error)
+    assert any("The port in \"localhost:abc\" is not valid" in shown(e.value) for e in app.sidebar.error)
     assert f"Address: `{fake_ollama.url}`" in texts(app)
     app.sidebar.text_input[0].set_value("ftp://x").run()
-    assert any("is not an HTTP address" in e.value for e in app.sidebar.error)
+    assert any("is not an HTTP address" in shown(e.value) for e in app.sidebar.error)
 
 
 def test_sidebar_changes_the_server_for_the_session(monkeypatch, fake_ollama, closed_port):
@@ -104,7 +104,7 @@ def test_allow_list_refuses_other_servers(monkeypatch, fake_ollama):
     app = open_app(monkeypatch, fake_ollama.url, "es",
                    env={"COMPANION_ALLOWED_HOSTS": fake_ollama.url})
     app.sidebar.text_input[0].set_value("169.254.169.254:80").run()
-    assert any("no puede usar" in e.value for e in app.sidebar.error)
+    assert any("no puede usar" in shown(e.value) for e in app.sidebar.error)
     assert not [r for r in fake_ollama.requests if "169.254" in r[1]]
     assert f"Dirección: `{fake_ollama.url}`" in texts(app)
 
@@ -120,7 +120,7 @@ def test_language_switch_updates_page_and_url(monkeypatch, fake_ollama):
 
 def test_start_up_log_is_explained(monkeypatch, fake_ollama):
     app = open_app(monkeypatch, fake_ollama.url)
-    captions = [c.value for c in app.caption]
+    captions = values(app.caption)
     assert any(c.startswith("No GPU detected") for c in captions)
     assert any("listens on 127.0.0.1:11434 and is version 0.1.32" in c for c in captions)
 
@@ -136,3 +136,15 @@ def test_every_page_opens_in_both_languages(monkeypatch, closed_port, page, en_t
         app = open_app(monkeypatch, closed_port, lang, page=page)
         assert app.title[0].value == title
         assert app.caption[0].value  # the one-line summary
+
+
+def test_an_allowed_server_that_redirects_cannot_take_the_class_elsewhere(monkeypatch, fake_ollama, recorder):
+    """COMPANION_ALLOWED_HOSTS holds on every hop: the redirect is named, never followed."""
+    for method, path in (("GET", "/"), ("GET", "/api/version"), ("GET", "/api/tags"), ("GET", "/api/ps"),
+                         ("POST", "/api/chat")):
+        fake_ollama.redirect(method, path, recorder.url + path, 307)
+    app = open_app(monkeypatch, fake_ollama.url, env={"COMPANION_ALLOWED_HOSTS": fake_ollama.url})
+    assert f"redirects elsewhere, to {recorder.url}/api/version" in texts(app)
+    app.switch_page("pages/chat.py").run()
+    assert f"redirects elsewhere, to {recorder.url}/api/tags" in texts(app)
+    assert recorder.requests == []

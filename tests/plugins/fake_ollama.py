@@ -82,6 +82,7 @@ class Script:
     delay: float = 0.0  # seconds before each line (or before the body)
     close_after: int | None = None  # drop the connection after this many lines
     drop: bool = False  # close the connection without answering: a server that just died
+    headers: dict = field(default_factory=dict)  # extra response headers (a redirect's Location)
 
 
 @dataclass
@@ -104,6 +105,10 @@ class FakeOllama:
     def sequence(self, method: str, path: str, scripts: list[Script]) -> None:
         """One script per request, in order; once used up, the default behaviour again."""
         self.scripts[(method, path)] = list(scripts)
+
+    def redirect(self, method: str, path: str, location: str, status: int = 302) -> None:
+        """Answer with a redirect, as a proxy or another service in front of the address might."""
+        self.scripts[(method, path)] = Script(status, b"", "text/plain", headers={"Location": location})
 
     def hang(self, method: str, path: str, seconds: float) -> None:
         self.reply(method, path, body={"version": "0.33.0"}, delay=seconds)
@@ -218,6 +223,8 @@ def _handler(fake: FakeOllama):
             self.send_response(script.status)
             self.send_header("Content-Type", script.content_type)
             self.send_header("Content-Length", str(len(payload)))
+            for name, value in script.headers.items():
+                self.send_header(name, value)
             if origin and script.status < 400:
                 self.send_header("Access-Control-Allow-Origin", "*")
             self.end_headers()
@@ -287,6 +294,13 @@ def fake_ollama(_fake_server):
     _fake_server.reset()
     yield _fake_server
     _fake_server.reset()
+
+
+@pytest.fixture
+def recorder():
+    """A second fake server that only records: where a hostile server redirects to."""
+    with serve_fake_ollama() as other:
+        yield other
 
 
 @pytest.fixture
