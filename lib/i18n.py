@@ -10,6 +10,9 @@ from __future__ import annotations
 import functools
 import json
 import pathlib
+import string
+
+from lib.safe_text import plain
 
 LANGUAGES = ("es", "en")
 DEFAULT_LANGUAGE = "es"  # the course is in Spanish
@@ -31,6 +34,24 @@ def catalog(lang: str) -> dict[str, str]:
 def translate(lang: str, key: str, **values) -> str:
     text = catalog(lang if lang in LANGUAGES else DEFAULT_LANGUAGE).get(key)
     return key if text is None else text.format(**values)  # literal braces are doubled: {{ }}
+
+
+def translate_markdown(lang: str, key: str, **values) -> str:
+    """`translate` for a Markdown sink, with values shown literally whatever they hold: escaped in
+    prose, and inside the template's `code spans` (where escapes would show) only kept from
+    closing the span. For values from a server, a model or a student."""
+    text = catalog(lang if lang in LANGUAGES else DEFAULT_LANGUAGE).get(key)
+    if text is None:
+        return key
+    out, in_code = [], False
+    for literal, name, spec, conversion in string.Formatter().parse(text):
+        out.append(literal)
+        in_code ^= literal.count("`") % 2 == 1
+        if name is None:
+            continue
+        value = format(values[name] if conversion is None else repr(values[name]), spec)
+        out.append(value.replace("`", "'") if in_code else plain(value))
+    return "".join(out)
 
 
 class Refusal(ValueError):

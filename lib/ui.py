@@ -62,6 +62,12 @@ def t(key: str, **values) -> str:
     return i18n.translate(lang(), key, **values)
 
 
+def t_escaped(key: str, **values) -> str:
+    """`t` for Markdown (st.markdown, st.error, st.caption, st.metric): values that came from a
+    server, a model or a student are shown literally, never as formatting or an image to load."""
+    return i18n.translate_markdown(lang(), key, **values)
+
+
 def labels(prefix: str):
     """A format_func for options: `prefix + option` translated in this session's language, bound
     now, so it also works outside the script run (AppTest calls format_func from its own thread)."""
@@ -151,7 +157,7 @@ def status_badge(status: ServerStatus) -> None:
         st.markdown(f":blue[:material/memory: **{t('badge.builtin', latency=f'{status.latency_ms:.0f}')}**]")
     else:
         st.markdown(f":green[:material/check_circle: **"
-                    f"{t('badge.up', version=status.version, latency=f'{status.latency_ms:.0f}')}**]")
+                    f"{t_escaped('badge.up', version=status.version, latency=f'{status.latency_ms:.0f}')}**]")
 
 
 def sidebar() -> None:
@@ -192,8 +198,8 @@ def show_flashes() -> None:
 def show_error(error: Exception, key: str) -> None:
     """What happened and what to do, in the user's language; never a traceback."""
     diagnosis = diagnose(error, client().base_url)
-    st.error(f"**{t(diagnosis.title_key, **diagnosis.values)}**\n\n"
-             f"{t(diagnosis.advice_key, **diagnosis.values)}", icon=":material/error:")
+    st.error(f"**{t_escaped(diagnosis.title_key, **diagnosis.values)}**\n\n"
+             f"{t_escaped(diagnosis.advice_key, **diagnosis.values)}", icon=":material/error:")
     if diagnosis.commands:
         st.code("\n".join(diagnosis.commands), language="bash")
     with st.expander(t("error.details")):

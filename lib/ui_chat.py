@@ -9,6 +9,7 @@ import streamlit as st
 
 from lib import chat, ui
 from lib.generation import Generation
+from lib.safe_text import model_markdown
 from lib.ui import t
 
 
@@ -35,7 +36,7 @@ def history(conversation: chat.Conversation) -> None:
     for number in range(first, len(turns)):
         turn = turns[number]
         with st.chat_message(turn.role):
-            st.markdown(turn.content)  # Markdown, never raw HTML
+            st.markdown(model_markdown(turn.content))  # formatting kept; images and HTML as text
             if turn.stopped:
                 st.caption(t("chat.stopped"))
             if turn.error:

@@ -2,26 +2,18 @@
 from __future__ import annotations
 
 import functools
-import re
 
 import streamlit as st
 
 from lib import charts, i18n, lab
 from lib import options as option_reference
 from lib.lab_runner import Experiment
+from lib.safe_text import plain
 from lib.ui import lang, t
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>:$])")
-
-
-def escape(text: str) -> str:
-    """Model output shown inside our own Markdown (the diff) must not format itself."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
-
 
 def diff_markdown(pieces: list[tuple[str, str]]) -> str:
     styles = {"same": "{}", "removed": ":red-background[~~{}~~]", "added": ":green-background[{}]"}
-    return " ".join(styles[tag].format(escape(words)) for tag, words in pieces)
+    return " ".join(styles[tag].format(plain(words)) for tag, words in pieces)
 
 
 def results(experiment: Experiment) -> None:
@@ -34,7 +26,7 @@ def results(experiment: Experiment) -> None:
     for number, outcome in enumerate(shown.outcomes):
         verdict = (t("lab.identical", n=outcome.runs) if outcome.identical
                    else t("lab.distinct", distinct=outcome.distinct, n=outcome.runs))
-        columns[number % len(columns)].metric(f"{outcome.model} · {outcome.condition}", verdict,
+        columns[number % len(columns)].metric(f"{plain(outcome.model)} · {plain(outcome.condition)}", verdict,
                                               delta=t("lab.failed_runs", n=outcome.failed) if outcome.failed else None,
                                               delta_color="inverse")
     _answers(shown)

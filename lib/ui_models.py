@@ -11,6 +11,7 @@ from lib.client import OllamaClient, OllamaError
 from lib.formatting import human_bytes
 from lib.models import InstalledModel, ModelDetails
 from lib.pull import PullFollower, PullProgress
+from lib.safe_text import plain
 from lib.ui import t
 
 SIZE_GB = st.column_config.NumberColumn(format="%.1f GB")
@@ -33,13 +34,13 @@ def details(facts: ModelDetails) -> None:
         st.caption(t("models.capabilities_unknown"))
     else:
         st.markdown(" ".join(
-            f":blue-badge[{t('models.capability.' + c) if c in models.CAPABILITIES else c}]"
+            f":blue-badge[{t('models.capability.' + c) if c in models.CAPABILITIES else plain(c)}]"
             for c in facts.capabilities))
     cols = st.columns(4)
     cols[0].metric(t("models.context_length"), f"{facts.context_length:,}" if facts.context_length else "—")
-    cols[1].metric(t("models.col.family"), facts.family or facts.architecture or "—")
-    cols[2].metric(t("models.col.parameters"), facts.parameter_size or "—")
-    cols[3].metric(t("models.col.quantization"), facts.quantization or "—")
+    cols[1].metric(t("models.col.family"), plain(facts.family or facts.architecture or "—"))
+    cols[2].metric(t("models.col.parameters"), plain(facts.parameter_size or "—"))
+    cols[3].metric(t("models.col.quantization"), plain(facts.quantization or "—"))
     for label, text, language in (("models.parameters", facts.parameters, None),
                                   ("models.template", facts.template, "go"),
                                   ("models.system", facts.system, None),
@@ -54,7 +55,7 @@ def pull_progress(progress: PullProgress, area) -> None:
     """One bar per layer and the overall one, like `ollama pull`, drawn into `area` (st.empty)."""
     with area.container():
         for layer in progress.layers.values():
-            st.progress(layer.fraction, text=f"pulling {layer.short}… {layer.fraction:.0%} · "
+            st.progress(layer.fraction, text=f"pulling {plain(layer.short)}… {layer.fraction:.0%} · "
                                              f"{human_bytes(layer.total)}")
         speed, left = progress.speed, progress.seconds_left
         st.progress(progress.fraction, text=t(
@@ -62,7 +63,7 @@ def pull_progress(progress: PullProgress, area) -> None:
             done=human_bytes(progress.completed), total=human_bytes(progress.total),
             speed=f"{human_bytes(speed)}/s" if speed else "—",
             left=f"{left:.0f} s" if left is not None else "—"))
-        st.caption(" → ".join(s for s in progress.statuses if not s.startswith("pulling ")
+        st.caption(" → ".join(plain(s) for s in progress.statuses if not s.startswith("pulling ")
                               or s == "pulling manifest"))
 
 
@@ -70,7 +71,7 @@ def pull_outcome(pull: PullFollower) -> None:
     """How a finished pull ended, and its HTTP: kept on screen until the next pull starts, so its
     "Show the HTTP" can be opened (opening it is a rerun)."""
     if pull.succeeded:
-        st.success(t("models.pull.success", model=pull.name), icon=":material/check_circle:")
+        st.success(ui.t_escaped("models.pull.success", model=pull.name), icon=":material/check_circle:")
     if pull.error is not None:
         ui.show_error(pull.error, key="models.pull")
     if pull.exchange is not None:
@@ -96,14 +97,14 @@ def catalog_table(shown: list[catalog.CatalogModel], installed_names: list[str])
 
 # ------------------------------------------------------------------ actions (button callbacks)
 def refuse(refused: models.NameRefused) -> None:
-    ui.flash("error", t(refused.key, name=refused.name), ":material/error:")
+    ui.flash("error", ui.t_escaped(refused.key, name=refused.name), ":material/error:")
 
 
 def delete(client: OllamaClient, name: str) -> None:
     try:
         models.ensure_writable()
         client.delete(name)
-        ui.flash("success", t("models.deleted", model=name), ":material/check_circle:")
+        ui.flash("success", ui.t_escaped("models.deleted", model=name), ":material/check_circle:")
     except (OllamaError, models.ReadOnlyMode) as error:
         ui.flash_error(error, key="models.action")
     ui.forget_server_lists()
@@ -114,7 +115,7 @@ def copy(client: OllamaClient, source: str, destination: str) -> None:
         models.ensure_writable()
         destination = models.check_name(destination)
         client.copy(source, destination)
-        ui.flash("success", t("models.copied", source=source, destination=destination),
+        ui.flash("success", ui.t_escaped("models.copied", source=source, destination=destination),
                  ":material/check_circle:")
     except models.NameRefused as refused:
         refuse(refused)

@@ -8,6 +8,7 @@ from lib import images, ui, vision
 from lib.formatting import human_bytes, human_seconds
 from lib.generation import Generation
 from lib.http_view import shorten
+from lib.safe_text import model_markdown
 from lib.ui import t
 
 RESULT = "vision.result"  # the latest Description, kept across page changes
@@ -88,7 +89,7 @@ def no_vision_model(scan: images.ModelScan) -> None:
     st.warning(f"**{t('vision.no_vision.title')}**\n\n{t('vision.no_vision.body')}", icon=":material/visibility_off:")
     st.code("\n".join(f"ollama pull {name}" for name in images.SUGGESTED), language="bash")
     if scan.text_only:
-        st.caption(t("vision.no_vision.installed", models=", ".join(scan.text_only)))
+        st.caption(ui.t_escaped("vision.no_vision.installed", models=", ".join(scan.text_only)))
     st.page_link("pages/models.py", label=t("vision.no_vision.link"), icon=":material/inventory_2:")
 
 
@@ -132,9 +133,9 @@ def timings(done: Generation) -> None:
 
 def show_result(result: vision.Description, area) -> None:
     with area.container():
-        st.caption(t("vision.result.caption", model=result.model, prompt=result.prompt))
+        st.caption(ui.t_escaped("vision.result.caption", model=result.model, prompt=result.prompt))
         if result.text:
-            st.markdown(result.text)  # model output: Markdown, never HTML
+            st.markdown(model_markdown(result.text))  # formatting kept; images and HTML as text
     if result.cut_short:
         st.caption(t("vision.partial"))
     if result.error is not None:

