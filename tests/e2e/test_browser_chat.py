@@ -20,6 +20,12 @@ def chat_messages(page):
     return page.locator('[data-testid="stChatMessage"]')
 
 
+def wait_for_messages(page, count: int) -> None:
+    """The page draws its messages one by one: poll until exactly `count` are shown."""
+    page.wait_for_function("n => document.querySelectorAll('[data-testid=\"stChatMessage\"]').length === n",
+                           arg=count)
+
+
 def import_chat(page, body: dict):
     page.get_by_text("Import a conversation").click()
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
@@ -46,17 +52,18 @@ def test_a_long_chat_shows_its_end_and_exports_whole(dashboard, page, fake_ollam
     import_chat(page, {"model": "gemma:2b", "messages": [
         {"role": "user" if n % 2 == 0 else "assistant", "content": f"message {n}"} for n in range(200)]})
     page.get_by_text("180 earlier messages are not shown here").wait_for()
-    assert chat_messages(page).count() == 20 and chat_messages(page).first.inner_text().endswith("message 180")
+    wait_for_messages(page, 20)
+    assert chat_messages(page).first.inner_text().endswith("message 180")
     page.get_by_role("button", name="Show 20 earlier").click()
     page.get_by_text("160 earlier messages are not shown here").wait_for()
-    assert chat_messages(page).count() == 40
+    wait_for_messages(page, 40)
     with page.expect_download() as download:
         page.get_by_role("button", name="Export JSON").click()
     exported = json.loads(pathlib.Path(download.value.path()).read_text(encoding="utf-8"))
     assert [m["content"] for m in exported["messages"]] == [f"message {n}" for n in range(200)]
     page.get_by_role("button", name="Show all").click()
     page.get_by_text("message 0", exact=True).wait_for()
-    assert chat_messages(page).count() == 200
+    wait_for_messages(page, 200)
     assert_no_exception(page)
 
 

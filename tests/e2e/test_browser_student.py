@@ -7,6 +7,7 @@ import os
 import pathlib
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.plugins.browser import assert_no_exception, wait_for_app
 
@@ -31,6 +32,20 @@ def snapshot(page, name):
     if folder:
         page.wait_for_timeout(500)  # let charts finish their transition before the picture
         page.screenshot(path=str(pathlib.Path(folder) / f"{name}.png"), full_page=False)
+
+
+def open_expander(page, label, inside):
+    """Click `label` until `inside` shows: a click on a page that is still being redrawn can land
+    on an expander the next draw closes again."""
+    summary = page.locator('[data-testid="stExpander"] summary', has_text=label)
+    for _ in range(5):
+        summary.click()
+        try:
+            inside.wait_for(timeout=5_000)
+            return
+        except PlaywrightTimeout:
+            wait_for_app(page)
+    inside.wait_for()
 
 
 def number(page, label, value):
@@ -63,7 +78,7 @@ def test_a_student_goes_through_every_page(dashboard, page, builtin_server, lang
 
     page.goto(f"{board.url}/chat?lang={lang}")  # 3. chat: a turn, kept short
     wait_for_app(page)
-    page.locator('[data-testid="stExpander"] summary', has_text=text["settings"]).click()
+    open_expander(page, text["settings"], page.get_by_role("spinbutton", name="num_predict"))
     number(page, "num_predict", 24)
     box = page.locator('[data-testid="stChatInputTextArea"]')
     box.fill(text["message"])
