@@ -1,7 +1,7 @@
 """Ollama Course Companion: navigation over pages/, the sidebar (server, language), nothing else."""
 import streamlit as st
 
-from lib import ui
+from lib import ui, ui_persistence
 
 st.set_page_config(page_title="Ollama Course Companion", page_icon=":material/school:",
                    layout="wide")
@@ -13,5 +13,7 @@ page = st.navigation([
     st.Page("pages/vision.py", title=ui.t("nav.vision"), icon=":material/image:"),
     st.Page("pages/lab.py", title=ui.t("nav.lab"), icon=":material/science:"),
 ])
+ui_persistence.start()  # this browser's id in the URL (`?s=`); after a reload, the server it chose
 ui.sidebar()
+ui_persistence.remember_server()
 ui.run_in_frame(page)

@@ -17,9 +17,11 @@ from lib.client import Exchange, OllamaClient, OllamaError, Stream
 from lib.generation import Generation
 from lib.i18n import Refusal
 from lib.ollama_facts import ROLES
+from lib.persistence import new_id
 
 EXPORT_FORMAT = "ollama-course-companion/chat"
 MAX_IMPORT_BYTES = 5_000_000
+MAX_IMPORT_MESSAGES = 2_000  # more would make every rerun of the page slow
 WINDOW = 20  # turns drawn at first; each "show earlier" adds as many again
 # The course's history example (section 6.6): the model continues the pattern for 10 / 2.
 COURSE_EXAMPLE = (("user", "2 + 2"), ("assistant", "the answer is 4"), ("user", "3 * 3"),
@@ -116,7 +118,7 @@ class Answer:
         return first
 
     def texts(self) -> Iterator[str]:
-        """The text as it arrives (for st.write_stream); not streamed, the whole text at once."""
+        """The text as it arrives (for ui.stream_model_text); not streamed, the whole text at once."""
         if self.stream is None:
             if self.turn.content:
                 yield self.turn.content
@@ -144,6 +146,7 @@ class Answer:
                                                   wall_s=exchange.elapsed_s if exchange else None)
         self.turn.context = context if isinstance(context, list) else None
         self.turn.exchange = exchange
+        self.conversation.changed()
 
     def fail(self, error: OllamaError) -> None:
         """What had arrived is kept with the error; the page explains the error once."""
@@ -152,6 +155,7 @@ class Answer:
                 self.turn.content = self.stream.text
             self.turn.error, self.turn.exchange = error.message, error.exchange
             self.conversation.error = error
+            self.conversation.changed()
 
     def settle(self) -> None:
         """End an answer its run could not finish: close the stream, keep what arrived as stopped."""
@@ -164,6 +168,7 @@ class Answer:
         self.stream.close()  # the server sees the connection close and stops generating
         if settling:
             self.turn.content, self.turn.exchange = self.stream.text, self.stream.exchange
+            self.conversation.changed()
 
     @property
     def stopped(self) -> bool:
@@ -179,11 +184,14 @@ class Conversation:
     live: Answer | None = None  # the answer being streamed, until its run or the next one ends it
     error: OllamaError | None = None  # the last answer's failure, to explain once (`take_error`)
     shown: int | None = WINDOW  # how many of the latest turns are drawn; None: all of them
+    id: str = field(default_factory=new_id)  # what it is saved under (lib/persistence.py)
+    revision: int = 0  # counts the changes of its turns: the page saves it when this moves
 
     # -- what the student does
     def ask(self, question: str) -> None:
         self.turns.append(Turn("user", question))
         self.pending = True
+        self.changed()
 
     def load_example(self) -> None:
         self.replace(course_example())
@@ -192,10 +200,17 @@ class Conversation:
     def regenerate(self) -> None:
         self.turns = without_last_answer(self.turns)
         self.pending = bool(self.turns)
+        self.changed()
 
-    def replace(self, turns: list[Turn]) -> None:
-        """Another conversation (cleared, imported, the course example), drawn from its end."""
+    def replace(self, turns: list[Turn], conversation_id: str | None = None) -> None:
+        """Another conversation (a new one, imported, the course example, reopened from the list),
+        drawn from its end. The one it replaces keeps its own id, hence its place in the list."""
         self.turns, self.pending, self.shown = list(turns), False, WINDOW
+        self.id = conversation_id or new_id()
+        self.changed()
+
+    def changed(self) -> None:
+        self.revision += 1
 
     def waiting_question(self) -> bool:
         return self.pending and bool(self.turns) and self.turns[-1].role == "user"
@@ -212,10 +227,10 @@ class Conversation:
             self.turns.append(answer.turn)
             answer.fail(error)
             return answer
-        self.turns.append(answer.turn)
-        if stream:
+        if stream:  # live before it is in the turns: a save made meanwhile skips a live answer
             answer.stream, self.live = sent, answer
-        else:
+        self.turns.append(answer.turn)
+        if not stream:
             answer.complete(sent, client.last)
         return answer
 
@@ -251,20 +266,24 @@ class Conversation:
 
 
 # ---------------------------------------------------------------------------- export / import
+def as_message(turn: Turn, context: bool = False) -> dict:
+    """A turn as a file holds it (an export; with `context`, what lib/persistence.py keeps)."""
+    message = {"role": turn.role, "content": turn.content}
+    if turn.stopped:
+        message["stopped"] = True
+    if turn.error:
+        message["error"] = turn.error
+    if turn.metrics:
+        message["metrics"] = turn.metrics.as_dict()
+    if context and turn.context:
+        message["context"] = turn.context
+    return message
+
+
 def export_json(settings: Settings, turns: list[Turn]) -> str:
-    messages = []
-    for turn in turns:
-        message = {"role": turn.role, "content": turn.content}
-        if turn.stopped:
-            message["stopped"] = True
-        if turn.error:
-            message["error"] = turn.error
-        if turn.metrics:
-            message["metrics"] = turn.metrics.as_dict()
-        messages.append(message)
     return json.dumps({"format": EXPORT_FORMAT, "version": 1, "model": settings.model or "",
                        "mode": settings.mode, "system": settings.system, "options": settings.options,
-                       "messages": messages}, ensure_ascii=False, indent=2)
+                       "messages": [as_message(turn) for turn in turns]}, ensure_ascii=False, indent=2)
 
 
 def export_markdown(settings: Settings, turns: list[Turn], labels: dict) -> str:
@@ -297,31 +316,78 @@ class ImportRefused(Refusal):
     """A file that is not a chat this page can load."""
 
 
+# Types as JSON names them, shown in the refusal: the course teaches JSON.
+_STRING, _BOOLEAN, _TOKENS = "`string`", "`true` / `false`", "`array` of integers"
+
+
+def _is_tokens(value) -> bool:
+    return isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+
+
+def as_turn(message, number: int, context: bool = False) -> Turn:
+    """A file's message, checked field by field; `metrics` are read, never trusted (anything not a
+    number where a number belongs is unknown). With `context`, the tokens kept by persistence."""
+    if not isinstance(message, dict) or message.get("role") not in ROLES \
+            or not isinstance(message.get("content"), str):
+        raise ImportRefused("chat.import.bad_message", number=number)
+    for name, kind, expected in (("stopped", bool, _BOOLEAN), ("error", str, _STRING)):
+        if message.get(name) is not None and not isinstance(message[name], kind):
+            raise ImportRefused("chat.import.bad_message_field", number=number, field=name, expected=expected)
+    tokens = message.get("context") if context else None
+    if tokens is not None and not _is_tokens(tokens):
+        raise ImportRefused("chat.import.bad_message_field", number=number, field="context", expected=_TOKENS)
+    metrics = message.get("metrics")
+    return Turn(message["role"], message["content"], stopped=bool(message.get("stopped")),
+                error=message.get("error") or None, context=tokens or None,
+                metrics=Generation.from_dict(metrics) if isinstance(metrics, dict) else None)
+
+
 def import_json(data: bytes) -> Imported:
-    """A chat export, or any Ollama /api/chat request body (the course's curl examples)."""
+    """A chat export, or any Ollama /api/chat request body (the course's curl examples). Every field
+    it uses is checked (fields it does not use are left alone), and at most MAX_IMPORT_MESSAGES
+    messages are taken: a refusal says what is wrong, and nothing is half-loaded."""
     if len(data) > MAX_IMPORT_BYTES:
         raise ImportRefused("chat.import.too_large", limit=f"{MAX_IMPORT_BYTES // 1_000_000} MB")
     try:
         value = json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise ImportRefused("chat.import.too_deep") from None
     except (UnicodeDecodeError, ValueError) as error:
         raise ImportRefused("chat.import.not_json", error=str(error)) from None
     if not isinstance(value, dict) or not isinstance(value.get("messages"), list):
         raise ImportRefused("chat.import.not_chat")
-    turns, system = [], str(value.get("system") or "")
-    for number, message in enumerate(value["messages"], start=1):
-        if not isinstance(message, dict) or message.get("role") not in ROLES \
-                or not isinstance(message.get("content"), str):
-            raise ImportRefused("chat.import.bad_message", number=number)
-        if message["role"] == "system":
-            system = message["content"]
-            continue
-        metrics = message.get("metrics")
-        turns.append(Turn(message["role"], message["content"], stopped=bool(message.get("stopped")),
-                          error=message.get("error") if isinstance(message.get("error"), str) else None,
-                          metrics=Generation.from_dict(metrics) if isinstance(metrics, dict) else None))
+    if len(value["messages"]) > MAX_IMPORT_MESSAGES:
+        raise ImportRefused("chat.import.too_many", count=len(value["messages"]), limit=MAX_IMPORT_MESSAGES)
+    for name in ("model", "system"):
+        if value.get(name) is not None and not isinstance(value[name], str):
+            raise ImportRefused("chat.import.bad_field", field=name, expected=_STRING)
+    if value.get("mode") not in (None, "chat", "generate"):
+        raise ImportRefused("chat.import.bad_field", field="mode", expected='`"chat"` / `"generate"`')
     chosen = value.get("options") or {}
     if not isinstance(chosen, dict) or option_reference.check(chosen):
         raise ImportRefused("chat.import.bad_options")
-    mode = value.get("mode") if value.get("mode") in ("chat", "generate") else "chat"
-    model = value.get("model") if isinstance(value.get("model"), str) else None
-    return Imported(model, mode, system, chosen, turns)
+    turns, system = [], value.get("system") or ""
+    for number, message in enumerate(value["messages"], start=1):
+        turn = as_turn(message, number)
+        if turn.role == "system":
+            system = turn.content
+        else:
+            turns.append(turn)
+    return Imported(value.get("model") or None, value.get("mode") or "chat", system, chosen, turns)
+
+
+# ---------------------------------------------------------------------------- persistence
+def saved_form(conversation: Conversation) -> dict:
+    """What lib/persistence.py keeps of a conversation: every turn with its numbers and whether it
+    was stopped or failed, and generate mode's `context`. Not the recorded HTTP calls ("Show the
+    HTTP"): they hold the whole history again per answer, and a reload may do without them."""
+    return {"format": EXPORT_FORMAT, "version": 1,
+            "messages": [as_message(turn, context=True) for turn in list(conversation.turns)]}
+
+
+def from_saved_form(data: dict) -> list[Turn]:
+    """The turns of `saved_form` output, checked like an import (ImportRefused if not)."""
+    messages = data.get("messages") if isinstance(data, dict) else None
+    if not isinstance(messages, list):
+        raise ImportRefused("chat.import.not_chat")
+    return [as_turn(message, number, context=True) for number, message in enumerate(messages, start=1)]

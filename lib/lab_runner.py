@@ -7,16 +7,19 @@ visit to another page loses nothing, and calling `run` again carries on where it
 Streamlit 1.67 may start the next script run before the previous one has stopped, so two calls
 of `run` can overlap: the newest call owns the plan, and an older one, when its request returns,
 records nothing and returns. The newest call does that step itself; no run is recorded twice.
+
+`as_dict` / `from_dict`: what lib/persistence.py keeps, so a reload brings the experiment back (and
+one cut short by the reload carries on where it stopped).
 """
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from lib.client import CannotConnect, ModelNotFound, OllamaClient, OllamaError, RequestTimeout
-from lib.lab import Planned, Results, Run, failed_run, finished_run
+from lib.lab import Condition, Planned, Results, Run, failed_run, finished_run
 
 STOPPING = (CannotConnect, RequestTimeout)  # the server went away: the next runs would fail too
 
@@ -45,10 +48,12 @@ class Experiment:
             self.cancelled = True
 
     def run(self, client: OllamaClient, skipped: str,
-            on_step: Callable[[int, Planned], None] | None = None) -> bool:
-        """Run what is left of the plan; `on_step(index, step)` before each request, `skipped` the
-        error text of a missing model's remaining runs. True when this call ended the experiment
-        (all done, or stopped by `error`); False when it was cancelled or a newer call took over."""
+            on_step: Callable[[int, Planned], None] | None = None,
+            on_record: Callable[[Experiment], None] | None = None) -> bool:
+        """Run what is left of the plan; `on_step(index, step)` before each request, `on_record(self)`
+        after each run is recorded (to save it), `skipped` the error text of a missing model's
+        remaining runs. True when this call ended the experiment (all done, or stopped by `error`);
+        False when it was cancelled or a newer call took over."""
         owner = object()
         with self._lock:
             self._owner = owner
@@ -66,6 +71,8 @@ class Experiment:
                     self.gone.add(step.model)
                 if isinstance(error, STOPPING):
                     self.error = error
+            if on_record:
+                on_record(self)
         return True
 
     def _attempt(self, client: OllamaClient, step: Planned, skipped: str) -> tuple[Run, OllamaError | None]:
@@ -90,3 +97,28 @@ class Experiment:
         if self._results is None or len(self._results.runs) != count:
             self._results = Results(self.prompt, self.runs[:count])
         return self._results
+
+    def as_dict(self) -> dict:
+        with self._lock:
+            runs, error = list(self.runs), self.error
+        return {"prompt": self.prompt, "num_predict": self.num_predict, "alternate": self.alternate,
+                "plan": [{"model": p.model, "condition": p.condition.name, "options": p.condition.options,
+                          "repetition": p.repetition} for p in self.plan],
+                "runs": [asdict(run) for run in runs], "error": error.message if error else None,
+                "cancelled": self.cancelled, "gone": sorted(self.gone)}
+
+    @classmethod
+    def from_dict(cls, value: dict) -> Experiment:
+        """`as_dict` output back; ValueError when it is not (a damaged file). A stopping error
+        comes back as its message."""
+        try:
+            plan = [Planned(str(p["model"]), Condition(str(p["condition"]), dict(p["options"])), int(p["repetition"]))
+                    for p in value["plan"]]
+            names = {f.name for f in fields(Run)}
+            runs = [Run(**{k: v for k, v in run.items() if k in names}) for run in value["runs"]]
+            error = value.get("error")
+            return cls(str(value["prompt"]), int(value["num_predict"]), bool(value["alternate"]), plan, runs,
+                       error=OllamaError(error) if isinstance(error, str) else None,
+                       cancelled=bool(value.get("cancelled")), gone=set(value.get("gone") or ()))
+        except (KeyError, TypeError, ValueError, AttributeError) as damaged:
+            raise ValueError(f"not a saved experiment: {damaged}") from None

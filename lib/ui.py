@@ -6,6 +6,7 @@ from __future__ import annotations
 import pathlib
 import runpy
 import threading
+import time
 
 import streamlit as st
 
@@ -14,6 +15,7 @@ from lib import options as options_reference
 from lib.client import Exchange, OllamaClient, OllamaError, ServerStatus
 from lib.diagnosis import diagnose
 from lib.hosts import AllowList, HostError, check_host, default_url
+from lib.safe_text import model_markdown
 
 APP_PATH = pathlib.Path(__file__).resolve().parent.parent / "app.py"
 LANG_KEY = "app.lang"
@@ -172,6 +174,20 @@ def sidebar() -> None:
         _server_input()
         st.caption(t("sidebar.server_in_use", url=client().base_url))
         status_badge(server_status())
+
+
+def stream_model_text(texts, every_s: float = 0.05) -> str:
+    """A model's text drawn as it arrives, each time whole through `model_markdown`: st.write_stream
+    would draw the raw pieces, and an image split across two pieces (`![x](` + `http://...)`) would
+    be fetched before the whole answer is made safe. Redrawn at most every `every_s` seconds."""
+    area, text, drawn_at = st.empty(), "", 0.0
+    for piece in texts:
+        text += piece
+        if time.monotonic() - drawn_at >= every_s:
+            area.markdown(model_markdown(text))
+            drawn_at = time.monotonic()
+    area.markdown(model_markdown(text))
+    return text
 
 
 # ---------------------------------------------------------------------------- messages

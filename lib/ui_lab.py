@@ -1,15 +1,40 @@
-"""The lab's result views and the option reference (Streamlit), kept out of pages/lab.py."""
+"""The lab's result views, the option reference, and the experiment kept across reloads
+(Streamlit), kept out of pages/lab.py."""
 from __future__ import annotations
 
 import functools
 
 import streamlit as st
 
-from lib import charts, i18n, lab
+from lib import charts, i18n, lab, ui, ui_persistence
 from lib import options as option_reference
 from lib.lab_runner import Experiment
 from lib.safe_text import plain
 from lib.ui import lang, t
+
+EXPERIMENT = "lab.experiment"
+RESTORED = "lab.restored"  # this session has looked for the browser's saved experiment
+
+
+def experiment() -> Experiment | None:
+    """This session's experiment; a new session (a reload, a lost connection) gets back the one this
+    browser ran last, which carries on if the reload cut it short."""
+    if not st.session_state.get(RESTORED):
+        st.session_state[RESTORED] = True
+        store, browser = ui_persistence.store(), ui_persistence.browser()
+        if saved := ui_persistence.attempt("read", store.experiment, browser):
+            try:
+                st.session_state[EXPERIMENT] = Experiment.from_dict(saved)
+            except ValueError:
+                ui.flash("warning", t("lab.saved_unreadable"), icon=":material/warning:")
+    return st.session_state.get(EXPERIMENT)
+
+
+def save(experiment: Experiment) -> None:
+    """After every recorded run, and when an experiment starts or is cancelled."""
+    ui_persistence.attempt("lab", ui_persistence.store().save_experiment, ui_persistence.browser(),
+                           experiment.as_dict())
+
 
 def diff_markdown(pieces: list[tuple[str, str]]) -> str:
     styles = {"same": "{}", "removed": ":red-background[~~{}~~]", "added": ":green-background[{}]"}
@@ -42,8 +67,8 @@ def results(experiment: Experiment) -> None:
 @st.fragment
 def _answers(shown: lab.Results) -> None:
     for number, (outcome, answers) in enumerate(zip(shown.outcomes, shown.answers)):
-        panel = st.expander(t("lab.outputs", model=outcome.model, condition=outcome.condition,
-                              distinct=outcome.distinct), key=f"lab.outputs.{number}.open", on_change="rerun")
+        panel = st.expander(ui.t_escaped("lab.outputs", model=outcome.model, condition=outcome.condition,
+                                         distinct=outcome.distinct), key=f"lab.outputs.{number}.open", on_change="rerun")
         if panel.open:  # built only while open: an unseeded condition has as many answers as runs
             with panel:
                 for text, count in answers:

@@ -1,17 +1,18 @@
-"""3. Chat playground: /api/chat and /api/generate, streamed or whole, system prompt, options, history."""
+"""3. Chat playground: /api/chat and /api/generate, streamed or whole, system prompt, options, history,
+saved conversations (a reload brings them back)."""
 import contextlib
 import json
 
 import streamlit as st
 
-from lib import chat, options as option_reference, ui, ui_chat
+from lib import chat, options as option_reference, ui, ui_chat, ui_persistence
 from lib.client import ModelNotFound
 
 ui.ensure_app_frame()
 t = ui.t
 ui.page_title("chat")
 client = ui.client()
-conversation: chat.Conversation = st.session_state.setdefault("chat.conversation", chat.Conversation())
+conversation = ui_chat.conversation()  # after a reload: the one this browser used last
 # Streamlit 1.67 starts this run before the one it interrupts (Stop, any click) has stopped: an
 # answer still streaming is ended here, keeping what had arrived.
 conversation.settle()
@@ -57,6 +58,7 @@ def import_chat() -> None:
     except chat.ImportRefused as refused:
         ui.flash("error", t(refused.key, **refused.values), icon=":material/error:")
         return
+    ui_chat.leave(conversation)  # kept in the list as it was
     conversation.replace(imported.turns)
     st.session_state["chat.setting.system"] = imported.system
     st.session_state["chat.setting.mode"] = imported.mode
@@ -68,20 +70,23 @@ def import_chat() -> None:
     st.session_state.pop("chat.setting.stop", None)
 
 
-actions = st.columns(5)
-actions[0].button(t("chat.example"), on_click=conversation.load_example, icon=":material/school:",
+actions = st.columns(6)
+actions[0].button(t("chat.example"), on_click=ui_chat.start, args=(conversation, True), icon=":material/school:",
                   help=t("chat.example_help"), disabled=not model)
 actions[1].button(t("chat.regenerate"), on_click=conversation.regenerate, icon=":material/refresh:",
                   disabled=not model or not any(turn.role == "user" for turn in conversation.turns))
-actions[2].button(t("chat.clear"), on_click=conversation.replace, args=([],), icon=":material/delete_sweep:",
-                  disabled=not conversation.turns)
-ui_chat.export_buttons(actions[3], actions[4], settings, conversation.turns)
+actions[2].button(t("chat.new"), on_click=ui_chat.start, args=(conversation,), icon=":material/add_comment:",
+                  help=t("chat.new_help"), disabled=not conversation.turns)
+ui_chat.conversations(actions[3], conversation)
+ui_chat.export_buttons(actions[4], actions[5], settings, conversation.turns)
 with st.expander(t("chat.import"), icon=":material/upload:"):
     st.file_uploader(t("chat.import_file"), type=["json"], key="chat.import", on_change=import_chat)
 
 # ------------------------------------------------------------------------------ history
 if prompt := st.chat_input(t("chat.input"), disabled=not model):
     conversation.ask(prompt)
+ui_chat.save(conversation)  # the question, a settled answer, an import, the settings: never mid-answer
+ui_persistence.notice("chat")
 ui_chat.history(conversation)
 if error := conversation.take_error():
     ui.show_error(error, key="chat.error")
@@ -99,9 +104,10 @@ def answer() -> None:
         with contextlib.nullcontext() if streaming else st.spinner(t("chat.waiting")):
             live = conversation.answer(client, settings, stream=streaming)
         try:
-            st.write_stream(live.texts())
+            ui.stream_model_text(live.texts())
         finally:
             conversation.finish(live)  # cut short by another page: what arrived is kept as stopped
+            ui_chat.save(conversation)
     if not live.stopped:  # stopped: the run the Stop click started has settled and drawn it
         st.rerun()  # draw the answer in the history, with its numbers and its HTTP
 

@@ -1,15 +1,14 @@
 """5. Options and seed lab: the same prompt many times, identical or not, and where the time goes."""
 import streamlit as st
 
-from lib import lab, options as option_reference, ui, ui_lab
+from lib import lab, options as option_reference, ui, ui_lab, ui_persistence
 from lib.lab_runner import Experiment
 
 ui.ensure_app_frame()
 t = ui.t
 ui.page_title("lab")
 client = ui.client()
-EXPERIMENT = "lab.experiment"
-experiment: Experiment | None = st.session_state.get(EXPERIMENT)
+experiment = ui_lab.experiment()  # after a reload: the one this browser ran last
 
 # ------------------------------------------------------------------------------ experiment
 names = ui.installed_model_names("lab.tags")
@@ -68,12 +67,14 @@ def start() -> Experiment | None:
         return None
     if experiment:
         experiment.cancel()  # a run still in flight for the old one records nothing
-    started = st.session_state[EXPERIMENT] = Experiment(prompt, int(num_predict), alternate, planned)
+    started = st.session_state[ui_lab.EXPERIMENT] = Experiment(prompt, int(num_predict), alternate, planned)
+    ui_lab.save(started)
     return started
 
 
 def cancel(running: Experiment) -> None:
     running.cancel()
+    ui_lab.save(running)
     ui.flash("warning", t("lab.cancelled", done=len(running.runs), total=len(running.plan)),
              icon=":material/cancel:")
 
@@ -89,10 +90,10 @@ if experiment and experiment.running:  # also when coming back to the page: it c
     bar, total = st.progress(0.0), len(experiment.plan)
 
     def show_progress(index: int, step: lab.Planned) -> None:
-        bar.progress(index / total, text=t("lab.progress", run=index + 1, total=total, model=step.model,
-                                           condition=step.condition.name, repetition=step.repetition))
+        bar.progress(index / total, text=ui.t_escaped("lab.progress", run=index + 1, total=total, model=step.model,
+                                                      condition=step.condition.name, repetition=step.repetition))
 
-    if not experiment.run(client, t("lab.skipped"), show_progress):
+    if not experiment.run(client, t("lab.skipped"), show_progress, ui_lab.save):
         st.stop()  # cancelled, or a newer script run took over the plan
     if experiment.error:
         ui.flash_error(experiment.error, key="lab.error")
@@ -100,6 +101,7 @@ if experiment and experiment.running:  # also when coming back to the page: it c
     st.rerun()
 
 # ------------------------------------------------------------------------------ results
+ui_persistence.notice("lab")
 if experiment and experiment.runs:
     ui_lab.results(experiment)
 

@@ -318,3 +318,83 @@ def test_imported_metrics_keep_only_numbers(metrics, expected):
     first, second = chat.import_json(json.dumps(body).encode()).turns
     assert first.metrics == expected and first.metrics.tokens_per_second is None
     assert second.metrics is None
+
+
+# ------------------------------------------------------------------------------ imports that cannot break a page
+def test_at_most_2000_messages_are_imported_and_a_huge_file_is_refused_at_once():
+    messages = [{"role": "user", "content": f"m{n}"} for n in range(100_000)]
+    data = json.dumps({"messages": messages}).encode()
+    assert len(data) < chat.MAX_IMPORT_BYTES  # under the size cap: the count refuses it
+    started = time.perf_counter()
+    with pytest.raises(chat.ImportRefused) as refused:
+        chat.import_json(data)
+    assert (refused.value.key, refused.value.values) == ("chat.import.too_many", {"count": 100_000, "limit": 2_000})
+    assert time.perf_counter() - started < 5
+    assert len(chat.import_json(json.dumps({"messages": messages[:2_000]}).encode()).turns) == 2_000
+
+
+@pytest.mark.parametrize("body, key, values", [
+    ({"model": 3, "messages": []}, "chat.import.bad_field", {"field": "model"}),
+    ({"system": ["x"], "messages": []}, "chat.import.bad_field", {"field": "system"}),
+    ({"mode": "edit", "messages": []}, "chat.import.bad_field", {"field": "mode"}),
+    ({"options": [1], "messages": []}, "chat.import.bad_options", {}),
+    ({"options": {"temperature": "hot"}, "messages": []}, "chat.import.bad_options", {}),
+    ({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "stopped": "no"}]},
+     "chat.import.bad_message_field", {"number": 2, "field": "stopped"}),
+    ({"messages": [{"role": "assistant", "content": "b", "error": {"boom": 1}}]},
+     "chat.import.bad_message_field", {"number": 1, "field": "error"}),
+    ({"messages": [{"role": "user", "content": None}]}, "chat.import.bad_message", {"number": 1}),
+    ({"messages": ["hola"]}, "chat.import.bad_message", {"number": 1}),
+    ({"messages": {"role": "user"}}, "chat.import.not_chat", {}),
+])
+def test_import_checks_the_type_of_every_field_it_uses(body, key, values):
+    with pytest.raises(chat.ImportRefused) as refused:
+        chat.import_json(json.dumps(body).encode())
+    assert refused.value.key == key and values.items() <= refused.value.values.items()
+
+
+def test_fields_it_does_not_use_are_left_alone():
+    body = {"model": "llava", "stream": False, "format": {"type": "object"}, "keep_alive": "5m", "tools": [],
+            "messages": [{"role": "user", "content": "¿qué hay?", "images": ["aGVsbG8="], "thinking": None,
+                          "context": "not read from a file", "stopped": False, "error": None, "metrics": None}]}
+    imported = chat.import_json(json.dumps(body).encode())
+    assert imported.model == "llava" and imported.turns[0].content == "¿qué hay?"
+    assert imported.turns[0].context is None and not imported.turns[0].stopped and imported.turns[0].error is None
+
+
+def test_deep_nesting_is_refused_clearly():
+    deep = b'{"messages": [{"role": "user", "content": "x", "metrics": ' + b"[" * 200_000 + b"]" * 200_000 + b"}]}"
+    assert len(deep) < chat.MAX_IMPORT_BYTES
+    with pytest.raises(chat.ImportRefused) as refused:
+        chat.import_json(deep)
+    assert refused.value.key == "chat.import.too_deep"
+
+
+# ------------------------------------------------------------------------------ what is saved
+def test_every_change_of_the_turns_moves_the_revision(fake_ollama):
+    conversation = chat.Conversation()
+    seen = [conversation.revision]
+
+    def moved() -> bool:
+        seen.append(conversation.revision)
+        return seen[-1] != seen[-2]
+
+    conversation.ask("hola")
+    assert moved()
+    answer = conversation.answer(OllamaClient(fake_ollama.url), chat.Settings("gemma:2b"), stream=True)
+    "".join(answer.texts())
+    conversation.finish(answer)
+    assert moved() and conversation.turns[-1].metrics
+    conversation.regenerate()
+    assert moved()
+    first_id = conversation.id
+    conversation.replace([])
+    assert moved() and conversation.id != first_id
+
+
+def test_the_saved_form_keeps_the_context_an_export_leaves_out():
+    conversation = chat.Conversation([chat.Turn("user", "hola"), chat.Turn("assistant", "¿qué tal?", context=[1, 2])])
+    saved = chat.saved_form(conversation)
+    assert saved["messages"][1]["context"] == [1, 2]
+    assert chat.from_saved_form(saved)[1].context == [1, 2]
+    assert "context" not in json.loads(chat.export_json(chat.Settings("gemma:2b"), conversation.turns))["messages"][1]

@@ -306,3 +306,17 @@ def test_other_time_is_generations_rule():
     finished = run("A", total_s=3.6, wall_s=3.7)
     assert finished.other_s == pytest.approx(Generation(total_s=3.6, wall_s=3.7).other_s)
     assert run("A", total_s=4.0, wall_s=3.7).other_s == 0.0 and run("", ok=False, wall_s=0.2).other_s is None
+
+
+def test_each_recorded_run_is_handed_over_to_be_saved_and_comes_back():
+    lab_run = experiment()
+    client = Client(during={3: raises(CannotConnect("Connection refused", "refused"))})
+    saved = []
+    lab_run.run(client, "skipped", on_record=lambda e: saved.append(e.as_dict()))
+    assert [len(s["runs"]) for s in saved] == [1, 2, 3]  # after every run, the stopping one included
+    back = Experiment.from_dict(json.loads(json.dumps(saved[-1])))  # as the file holds it
+    assert back.runs == lab_run.runs and back.plan == lab_run.plan
+    assert back.error.message == "Connection refused" and not back.running
+    cancelled, seen = experiment(), []
+    cancelled.run(Client(during={2: lambda: cancelled.cancel()}), "skipped", on_record=seen.append)
+    assert len(seen) == 1  # the run refused after Cancel is not handed over

@@ -1,17 +1,51 @@
 """AppTest: conversations in the chat playground against the built-in server (real generations)
 and the fake (the course's recorded answers, errors mid-stream, a missing model, a 200-turn chat
-drawn from its end with nothing lost, imported files of the wrong shape)."""
+drawn from its end with nothing lost, imported files of the wrong shape); conversations that come
+back in a new session of the same browser (a reload) and in no other, reopened, deleted, bounded."""
 import json
+import pathlib
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
-from lib import chat
-from tests.plugins.apptest import open_app, open_http, shown, texts
+from lib import chat, persistence
+from tests.plugins.apptest import open_app, open_http, shown, texts, values
 from tests.plugins.fake_ollama import fixture_lines
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 def open_chat(monkeypatch, url, lang="en"):
     return open_app(monkeypatch, url, lang, page="pages/chat.py")
+
+
+def reload(monkeypatch, url, browser: str, lang="en", page="pages/chat.py") -> AppTest:
+    """A new session of the browser whose id is `browser` (the `?s=` of its URL): what F5 opens."""
+    monkeypatch.setenv("OLLAMA_HOST", url)
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    app.query_params.update(lang=lang, s=browser)
+    app.run()
+    app.switch_page(page).run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def browser_of(app) -> str:
+    return app.query_params["s"]
+
+
+def store() -> persistence.Store:
+    return persistence.Store(persistence.data_dir() / persistence.FILE_NAME)
+
+
+def new_conversation(app) -> AppTest:
+    return next(b for b in app.button if b.label == "New conversation").click().run()
+
+
+def open_list(app) -> AppTest:
+    """The Conversations popover (its list is built only while open)."""
+    app.session_state["chat.conversations"] = True
+    return app.run()
 
 
 def messages(app) -> list[tuple[str, str]]:
@@ -310,3 +344,137 @@ def test_imported_metrics_of_the_wrong_shape_cannot_break_the_page(monkeypatch, 
     shown = [c.value for c in app.caption if "tokens in" in c.value]
     assert shown == ["1 tokens in · — out · — tokens/s · first token — s · load — s · total — s",
                      "— tokens in · — out · — tokens/s · first token — s · load — s · total — s"]
+
+
+# ------------------------------------------------------------------------------ imports that cannot break a page
+def deep() -> bytes:
+    return b'{"messages": [{"role": "user", "content": "x", "metrics": ' + b"[" * 100_000 + b"]" * 100_000 + b"}]}"
+
+
+@pytest.mark.parametrize("data, said", [
+    (json.dumps({"messages": [{"role": "user", "content": f"m{n}"} for n in range(100_000)]}).encode(),
+     "The file has 100000 messages: at most 2000 can be imported"),
+    (json.dumps({"messages": [{"role": "user", "content": "a", "stopped": "yes"}]}).encode(),
+     'Message 1 is not valid: its "stopped" must be `true` / `false`.'),
+    (json.dumps({"model": {"name": "gemma:2b"}, "messages": []}).encode(),
+     'The file\'s "model" is not valid: it must be `string`.'),
+    (deep(), "The file is nested too deeply to be a conversation."),
+], ids=["100000 messages", "a wrong type in a message", "a wrong type in the file", "deep nesting"])
+def test_a_refused_import_is_said_and_keeps_the_current_chat(monkeypatch, fake_ollama, data, said):
+    app = open_chat(monkeypatch, fake_ollama.url)
+    say(app, "hola")
+    kept = messages(app)
+    upload(app, data)
+    assert any(said in e for e in values(app.error)), values(app.error)
+    assert messages(app) == kept and len(store().conversations(browser_of(app))) == 1  # nothing new saved
+    say(app, "¿sigues ahí?")  # the page works
+    assert len(messages(app)) == 4 and messages(app)[-1][1].startswith("El cielo no es")
+
+
+# ------------------------------------------------------------------------------ work that survives a reload
+def test_a_reload_brings_back_the_conversation_with_its_settings(monkeypatch, fake_ollama):
+    app = open_chat(monkeypatch, fake_ollama.url)
+    app.selectbox(key="chat.setting.model").set_value("llava:latest")
+    app.text_area(key="chat.setting.system").set_value("Responde en una frase.")
+    app.number_input(key="chat.setting.temperature").set_value(0.3)
+    app.toggle(key="chat.setting.stream").set_value(False)
+    fake_ollama.reply("POST", "/api/chat", body=recorded("chat-nostream"))
+    say(app, "¿porqué el cielo es azúl?")
+    fake_ollama.stream("POST", "/api/chat", fixture_lines("chat-stream")[:4] + ['{"error":"unexpected EOF"}'])
+    app.toggle(key="chat.setting.stream").set_value(True)
+    say(app, "¿y el mar?")  # this answer fails half-way
+    before = messages(app)
+    again = reload(monkeypatch, fake_ollama.url, browser_of(app))
+    assert messages(again) == before
+    assert any(c.value.startswith("— tokens in · 35 out · 15.1 tokens/s") for c in again.caption)  # its numbers
+    assert any("The answer failed" in c.value for c in again.caption)  # and that it failed
+    assert again.selectbox(key="chat.setting.model").value == "llava:latest"
+    assert again.text_area(key="chat.setting.system").value == "Responde en una frase."
+    assert again.number_input(key="chat.setting.temperature").value == 0.3
+    assert again.toggle(key="chat.setting.stream").value is True
+    fake_ollama.reset()
+    say(again, "¿y la tierra?")  # the history goes on from where it was
+    sent = fake_ollama.bodies("/api/chat")[0]
+    assert [m["content"] for m in sent["messages"]][1:4] == ["¿porqué el cielo es azúl?", before[1][1], "¿y el mar?"]
+    assert sent["model"] == "llava:latest" and sent["options"] == {"temperature": 0.3}
+
+
+def test_another_browser_sees_none_of_it(monkeypatch, fake_ollama):
+    app = open_chat(monkeypatch, fake_ollama.url)
+    say(app, "a question only I should see")
+    other = open_chat(monkeypatch, fake_ollama.url)  # another browser: no `s`, a new id
+    assert browser_of(other) != browser_of(app) and persistence.valid_id(browser_of(other))
+    assert messages(other) == []
+    open_list(other)
+    assert "No saved conversations yet" in texts(other)
+    assert not [b for b in other.button if (b.key or "").startswith("chat.open.")]
+    guessed = reload(monkeypatch, fake_ollama.url, "not-an-id")  # not an id: a new one, not someone's
+    assert messages(guessed) == [] and browser_of(guessed) != "not-an-id"
+
+
+def test_conversations_are_listed_reopened_and_deleted(monkeypatch, fake_ollama):
+    app = open_chat(monkeypatch, fake_ollama.url)
+    say(app, "first ![x](http://attacker.example/t.png)")
+    first = app.session_state["chat.conversation"].id
+    new_conversation(app)
+    assert messages(app) == []
+    say(app, "second")
+    second = app.session_state["chat.conversation"].id
+    open_list(app)
+    listed = {b.key: b for b in app.button if (b.key or "").startswith("chat.open.")}
+    assert list(listed) == [f"chat.open.{second}", f"chat.open.{first}"]  # the latest first
+    assert listed[f"chat.open.{second}"].disabled  # the one on screen
+    assert shown(listed[f"chat.open.{first}"].label).startswith("first ![x](http://attacker.example/t.png) · 2 messages · ")
+    assert "\\!\\[x\\]" in listed[f"chat.open.{first}"].label  # shown as text, never loaded
+    app.button(key=f"chat.open.{first}").click().run()
+    assert messages(app)[0] == ("user", "first 🖼 x `http://attacker.example/t.png`")
+
+    app.button(key=f"chat.delete.{second}").click().run()  # asks first
+    assert len(store().conversations(browser_of(app))) == 2
+    app.button(key="chat.delete.yes").click().run()
+    assert "The conversation was deleted." in values(app.success)
+    assert [s.id for s in store().conversations(browser_of(app))] == [first]  # gone from the file
+    again = reload(monkeypatch, fake_ollama.url, browser_of(app))
+    assert again.session_state["chat.conversation"].id == first  # the one reopened last
+
+    app.button(key=f"chat.delete.{first}").click().run()  # the one on screen: a new one starts
+    app.button(key="chat.delete.yes").click().run()
+    assert messages(app) == [] and store().conversations(browser_of(app)) == []
+
+
+def test_the_bound_per_browser_is_said_and_the_conversation_stays(monkeypatch, fake_ollama):
+    monkeypatch.setattr(persistence, "MAX_CONVERSATIONS", 1)
+    app = open_chat(monkeypatch, fake_ollama.url)
+    say(app, "kept")
+    new_conversation(app)
+    say(app, "one too many")
+    assert any("has 1 saved conversations, the most this dashboard keeps" in w for w in values(app.warning))
+    assert messages(app)[0] == ("user", "one too many") and len(messages(app)) == 2  # still on screen
+    assert [s.title for s in store().conversations(browser_of(app))] == ["kept"]  # nothing deleted for it
+    open_list(app)
+    app.button(key=f"chat.delete.{store().conversations(browser_of(app))[0].id}").click().run()
+    app.button(key="chat.delete.yes").click().run()
+    say(app, "now it fits")
+    assert not [w for w in values(app.warning) if "saved conversations" in w]
+    assert [s.turns for s in store().conversations(browser_of(app))] == [4]
+
+
+def test_a_file_that_cannot_be_used_is_said_and_the_chat_works(monkeypatch, fake_ollama, data_dir):
+    data_dir.mkdir(parents=True)
+    (data_dir / persistence.FILE_NAME).write_bytes(b"not a database " * 100)
+    app = open_chat(monkeypatch, fake_ollama.url, "es")
+    say(app, "hola")
+    assert messages(app)[1][1].startswith("El cielo no es")
+    assert any("Tu trabajo no se puede guardar en este panel" in w and "file is not a database" in w
+               for w in values(app.warning))
+
+
+def test_the_chosen_server_comes_back_if_still_allowed(monkeypatch, fake_ollama, recorder):
+    app = open_chat(monkeypatch, fake_ollama.url)
+    app.sidebar.text_input[0].set_value(recorder.url).run()
+    assert f"In use: {recorder.url}" in values(app.sidebar.caption)
+    again = reload(monkeypatch, fake_ollama.url, browser_of(app))
+    assert f"In use: {recorder.url}" in values(again.sidebar.caption)
+    monkeypatch.setenv("COMPANION_ALLOWED_HOSTS", fake_ollama.url)  # the dashboard now allows only this one
+    limited = reload(monkeypatch, fake_ollama.url, browser_of(app))
+    assert f"In use: {fake_ollama.url}" in values(limited.sidebar.caption)

@@ -1,14 +1,18 @@
 """AppTest: experiments in the lab on the built-in server (real seeds, real load times) and on the
-fake replaying the course's recorded answers (seeded and not, a server that fails in the middle)."""
+fake replaying the course's recorded answers (seeded and not, a server that fails in the middle);
+an experiment that comes back in a new session of the same browser (a reload), and in no other."""
 import json
+import pathlib
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
-from lib import charts, i18n, lab
+from lib import charts, i18n, lab, persistence
 from lib.lab_runner import Experiment
-from tests.plugins.apptest import metrics, open_app
+from tests.plugins.apptest import metrics, open_app, values
 from tests.plugins.fake_ollama import Script, fixture_lines
 
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 CHART_TABS = ("timing", "speed", "cold", "models")
 
 
@@ -200,3 +204,67 @@ def test_option_reference_lists_the_course_table(monkeypatch, closed_port):
     assert "grouped-query attention" in row["Qué hace de verdad"]
     current = app.dataframe[-2].value
     assert set(current["Opción"]) >= {"seed", "temperature", "num_ctx", "min_p"}
+
+
+def reload(monkeypatch, url, browser: str) -> AppTest:
+    """A new session of the browser whose id is `browser` (the `?s=` of its URL): what F5 opens."""
+    monkeypatch.setenv("OLLAMA_HOST", url)
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    app.query_params.update(lang="en", s=browser)
+    app.run()
+    app.switch_page("pages/lab.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def test_the_results_come_back_after_a_reload_and_only_in_this_browser(monkeypatch, fake_ollama):
+    fake_ollama.sequence("POST", "/api/generate", answers(
+        "generate-unseeded-1", "generate-unseeded-2", "generate-seed123-1", "generate-seed123-2"))
+    app = open_lab(monkeypatch, fake_ollama.url)
+    app.number_input(key="lab.setting.repetitions").set_value(2)
+    runs = run_experiment(app)
+    browser = app.query_params["s"]
+    again = reload(monkeypatch, fake_ollama.url, browser)
+    assert outcome_metrics(again) == {"gemma:2b · not reproducible": "2 distinct of 2",
+                                      "gemma:2b · reproducible (seed 123, temperature 0)": "2/2 identical"}
+    assert again.session_state["lab.experiment"].runs == runs
+    assert again.dataframe[0].value.equals(app.dataframe[0].value)
+    assert len(fake_ollama.bodies("/api/generate")) == 4  # shown from the file, not asked again
+    other = open_lab(monkeypatch, fake_ollama.url)  # another browser
+    assert outcome_metrics(other) == {} and "lab.experiment" not in other.session_state
+
+
+def test_an_experiment_cut_short_by_a_reload_carries_on(monkeypatch, fake_ollama):
+    planned = lab.plan("hola", ["gemma:2b"], lab.ready_made(["reproducible"]), 3)
+    experiment = Experiment("hola", 48, False, planned)
+    experiment.runs.append(lab.finished_run(planned[0], {"seed": 123}, False,
+                                            json.loads(fixture_lines("generate-seed123-1")[0]), 3.0))
+    browser = persistence.new_id()
+    persistence.Store(persistence.data_dir() / persistence.FILE_NAME).save_experiment(browser, experiment.as_dict())
+    fake_ollama.sequence("POST", "/api/generate", answers("generate-seed123-1", "generate-seed123-2"))
+    again = reload(monkeypatch, fake_ollama.url, browser)
+    assert len(fake_ollama.bodies("/api/generate")) == 2  # only the runs left
+    assert outcome_metrics(again) == {"gemma:2b · reproducible": "3/3 identical"}
+    saved = persistence.Store(persistence.data_dir() / persistence.FILE_NAME).experiment(browser)
+    assert len(saved["runs"]) == 3  # written after every run
+
+
+def test_a_cancelled_experiment_stays_cancelled_after_a_reload(monkeypatch, fake_ollama):
+    planned = lab.plan("hola", ["gemma:2b"], lab.ready_made(["reproducible"]), 3)
+    experiment = Experiment("hola", 48, False, planned, cancelled=True)
+    browser = persistence.new_id()
+    persistence.Store(persistence.data_dir() / persistence.FILE_NAME).save_experiment(browser, experiment.as_dict())
+    reload(monkeypatch, fake_ollama.url, browser)
+    assert fake_ollama.bodies("/api/generate") == []
+
+
+def test_a_file_that_cannot_be_used_is_said_and_the_lab_works(monkeypatch, fake_ollama, data_dir):
+    data_dir.mkdir(parents=True)
+    (data_dir / persistence.FILE_NAME).write_bytes(b"not a database " * 100)
+    fake_ollama.sequence("POST", "/api/generate", answers("generate-seed123-1", "generate-seed123-2"))
+    app = open_lab(monkeypatch, fake_ollama.url)
+    app.multiselect(key="lab.setting.ready").set_value(["reproducible"])
+    app.number_input(key="lab.setting.repetitions").set_value(2)
+    run_experiment(app)
+    assert outcome_metrics(app) == {"gemma:2b · reproducible (seed 123, temperature 0)": "2/2 identical"}
+    assert any("Your work cannot be saved on this dashboard" in w for w in values(app.warning))

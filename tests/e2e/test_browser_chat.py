@@ -1,7 +1,9 @@
 """Real Chromium: a chat turn with the recorded server, a long imported chat (windowed, exported
-whole), and Stop on a real generation."""
+whole), Stop on a real generation, and a conversation that survives a reload (F5) in this browser
+and is seen by no other."""
 import json
 import pathlib
+import re
 
 import pytest
 
@@ -43,6 +45,50 @@ def test_send_a_message_and_see_the_answer(dashboard, page, fake_ollama):
     page.get_by_text("Ver el HTTP: POST /api/chat").click()  # built when opened
     page.locator("code.language-json", has_text='"content": "¿porqué el cielo es azúl?"').wait_for()
     assert_no_exception(page)
+
+
+def browser_id(page) -> str:
+    return re.search(r"[?&]s=([A-Za-z0-9_-]+)", page.url).group(1)
+
+
+def test_a_reload_keeps_the_conversation_and_another_browser_sees_none(dashboard, page, browser, fake_ollama):
+    board = dashboard(fake_ollama.url)
+    page.goto(f"{board.url}/chat?lang=en")
+    wait_for_app(page)
+    for number, question in enumerate(("pregunta uno", "pregunta dos"), start=1):
+        send(page, question)
+        page.get_by_text("tokens in").nth(number - 1).wait_for()  # its answer has arrived
+        wait_for_app(page)
+    before = chat_messages(page).all_inner_texts()
+    assert len(before) == 4 and before[2].endswith("pregunta dos")
+    mine = browser_id(page)
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Server").click()  # a page change keeps the id
+    page.locator("h1").filter(has_text="Server").first.wait_for()
+    wait_for_app(page)
+    assert browser_id(page) == mine and "lang=en" in page.url
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Chat").click()
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stChatMessage\"]').length == 4")
+    wait_for_app(page)
+
+    page.reload()  # F5
+    wait_for_app(page)
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stChatMessage\"]').length == 4")
+    # the turns with their numbers; not their "Show the HTTP" (the recorded calls are not saved)
+    assert chat_messages(page).all_inner_texts() == [text.split("\n\nhttp\n\n")[0] for text in before]
+    assert browser_id(page) == mine
+    assert_no_exception(page)
+
+    other = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 1000}).new_page()
+    try:
+        other.goto(f"{board.url}/chat?lang=en")  # the same dashboard, another browser
+        wait_for_app(other)
+        assert chat_messages(other).count() == 0 and browser_id(other) != mine
+        other.get_by_role("button", name="Conversations").click()
+        other.get_by_text("No saved conversations yet").wait_for()
+        assert other.get_by_text("pregunta uno").count() == 0
+        assert_no_exception(other)
+    finally:
+        other.context.close()
 
 
 def test_a_long_chat_shows_its_end_and_exports_whole(dashboard, page, fake_ollama):

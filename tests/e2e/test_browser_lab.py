@@ -1,7 +1,8 @@
 """Real Chromium: the lab with the course's recorded answers (its result views are fragments and
 lazy widgets: the answers, the diff, the chart tabs, the exports made on click); Cancel and a visit
 to another page in the middle of an experiment (Streamlit's overlapping script runs: nothing lost,
-nothing recorded twice); and a small experiment on the built-in server with its charts."""
+nothing recorded twice); results that survive a reload (F5); and a small experiment on the
+built-in server with its charts."""
 import json
 import pathlib
 import re
@@ -55,6 +56,25 @@ def test_the_results_of_the_recorded_answers(dashboard, page, fake_ollama):
     sheet = pathlib.Path(download.value.path()).read_text(encoding="utf-8")
     assert "| `gemma:2b` | reproducible (seed 123, temperature 0) | `{\"seed\": 123, \"temperature\": 0, " \
            "\"num_predict\": 48}` | 2/2 identical |" in sheet
+    assert_no_exception(page)
+
+
+def test_the_results_survive_a_reload(dashboard, page, fake_ollama):
+    fake_ollama.sequence("POST", "/api/generate", recorded(
+        "generate-unseeded-1", "generate-unseeded-2", "generate-seed123-1", "generate-seed123-2"))
+    board = dashboard(fake_ollama.url)
+    page.goto(f"{board.url}/lab?lang=en")
+    wait_for_app(page)
+    set_number(page, "Repetitions", 2)
+    page.get_by_role("button", name="Run the experiment").click()
+    page.get_by_text("2/2 identical").wait_for()
+    wait_for_app(page)
+    page.reload()  # F5
+    wait_for_app(page)
+    page.get_by_text("2/2 identical").wait_for()
+    page.get_by_text("2 distinct of 2").wait_for()
+    page.locator(".js-plotly-plot").first.wait_for()
+    assert len(fake_ollama.bodies("/api/generate")) == 4  # shown from the file, not run again
     assert_no_exception(page)
 
 

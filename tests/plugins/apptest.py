@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import pathlib
 import re
+import shutil
+import uuid
 
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
+
+from lib import persistence
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TEXT_ELEMENTS = ("markdown", "caption", "error", "success", "warning", "info", "title", "header",
@@ -19,6 +23,15 @@ def fresh_streamlit_caches():
     from what its server says; sessions opened within one test share the caches, as in a class."""
     st.cache_data.clear()
     st.cache_resource.clear()
+
+
+@pytest.fixture(autouse=True)
+def data_dir(monkeypatch):
+    """Saved work goes to a folder inside the repository (.cache/ is ignored by git), one per test."""
+    folder = ROOT / ".cache" / f"test-data-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv(persistence.DATA_DIR_ENV, str(folder))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def open_app(monkeypatch, url: str, lang: str = "en", page: str | None = None, env: dict | None = None) -> AppTest:

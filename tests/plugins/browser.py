@@ -2,6 +2,7 @@
 what tests check on any page: the script run has finished, and no exception is shown."""
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import time
@@ -18,11 +19,16 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first
 
 
 class Dashboard:
+    """`streamlit run app.py` on a free port. Its saved work (COMPANION_DATA_DIR) goes to a folder
+    of its own inside the repository (.cache/ is ignored by git), removed when it stops."""
+
     def __init__(self, ollama_url: str, tmp_path: pathlib.Path, extra_env: dict | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp_path / f"streamlit-{self.port}.log"
-        env = {**os.environ, "OLLAMA_HOST": ollama_url, **(extra_env or {})}
+        self.data_dir = ROOT / ".cache" / f"test-data-dashboard-{self.port}"
+        env = {**os.environ, "OLLAMA_HOST": ollama_url, "COMPANION_DATA_DIR": str(self.data_dir),
+               **(extra_env or {})}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
              "--server.port", str(self.port), "--server.headless", "true",
@@ -49,6 +55,7 @@ class Dashboard:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 def wait_for_app(page, timeout: float = 30_000) -> None:
