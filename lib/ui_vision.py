@@ -112,7 +112,7 @@ def describe(model: str, prompt: str, image_base64: str, area) -> None:
     st.session_state[LIVE] = job
     try:
         with area.container():
-            st.write_stream(job.texts())
+            ui.stream_model_text(job.texts())
     finally:
         job.settle()
         if st.session_state.get(LIVE) is job:  # a newer run may have started another one

@@ -1,6 +1,6 @@
 """Describing an image with a multimodal model: one streamed /api/generate, and what is kept of it.
 
-Pure logic (no Streamlit): pages/vision.py streams `Describing.texts()` onto the page. Whatever
+Pure logic (no Streamlit): the page draws `Describing.texts()` as they arrive. Whatever
 happens, the description keeps the text that had arrived: an error half-way is kept with it, and
 a run that is interrupted (a click, a page change) is settled by `settle()`, which a newer run
 may also call.
@@ -52,7 +52,7 @@ class Describing:
             self.result.error, self.result.exchange = error, error.exchange
 
     def texts(self) -> Iterator[str]:
-        """The text pieces as they arrive (what `st.write_stream` wants); an error in the middle
+        """The text pieces as they arrive (what `ui.stream_model_text` draws); an error in the middle
         ends them and is kept in `result.error`."""
         if self._stream is None:
             return

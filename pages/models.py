@@ -58,7 +58,7 @@ def run_pull(name: str) -> None:
 
 @st.dialog(t("models.delete.title"))
 def confirm_delete(name: str) -> None:
-    st.warning(t("models.delete.confirm", model=name), icon=":material/warning:")
+    st.warning(ui.t_escaped("models.delete.confirm", model=name), icon=":material/warning:")
     yes, no = st.columns(2)
     if (yes.button(t("models.delete.yes"), key="models.delete.yes", type="primary",
                    on_click=ui_models.delete, args=(client, name))

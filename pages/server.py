@@ -38,7 +38,7 @@ def unload(model: str) -> None:
     """Button callback: runs before the rerun, so the list below is already up to date."""
     try:
         ui.client().unload(model)
-        st.toast(t("server.unloaded", model=model), icon=":material/eject:")
+        st.toast(ui.t_escaped("server.unloaded", model=model), icon=":material/eject:")
     except OllamaError as error:
         ui.flash_error(error, key="server.unload")
 

@@ -113,7 +113,7 @@ def test_delete_asks_first_then_deletes(monkeypatch, fake_ollama):
     app = open_models(monkeypatch, fake_ollama.url)
     app.button(key="models.delete").click().run()
     assert fake_ollama.bodies("/api/delete") == []
-    assert any('Delete "gemma:2b" from the server?' in w.value for w in app.warning)  # the dialog
+    assert any('Delete "gemma:2b" from the server?' in shown(w.value) for w in app.warning)  # the dialog
     app.button(key="models.delete.yes").click().run()
     assert fake_ollama.bodies("/api/delete") == [{"model": "gemma:2b"}]
     assert '"gemma:2b" was deleted from the server.' in values(app.success)
