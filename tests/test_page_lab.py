@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from lib import charts, i18n, lab, persistence
 from lib.lab_runner import Experiment
 from tests.plugins.apptest import metrics, open_app, values
-from tests.plugins.fake_ollama import Script, fixture_lines
+from tests.plugins.fake_ollama import COURSE_ANSWERS, Script, fixture_lines, recorded_answers
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CHART_TABS = ("timing", "speed", "cold", "models")
@@ -43,11 +43,6 @@ def charts_shown(app, lang="en") -> list[str]:
 
 def diff_shown(app) -> str:
     return next(m.value for m in app.main.markdown if "-background[" in m.value or "answers are identical" in m.value)
-
-
-def answers(*names):
-    """The course's recorded answers, in order, for the next /api/generate requests."""
-    return [Script(body=json.loads(fixture_lines(name)[0])) for name in names]
 
 
 @pytest.mark.builtin
@@ -109,7 +104,7 @@ def test_wrong_option_type_blocks_the_run(monkeypatch, fake_ollama):
 
 def test_server_down_mid_run_keeps_finished_runs(monkeypatch, fake_ollama):
     fake_ollama.sequence("POST", "/api/generate",
-                         answers("generate-seed123-1", "generate-seed123-2") + [Script(drop=True)])
+                         recorded_answers("generate-seed123-1", "generate-seed123-2") + [Script(drop=True)])
     app = open_lab(monkeypatch, fake_ollama.url)
     app.multiselect(key="lab.setting.ready").set_value(["reproducible"])
     app.number_input(key="lab.setting.repetitions").set_value(5)
@@ -138,12 +133,16 @@ def test_a_model_that_disappears_is_skipped(monkeypatch, fake_ollama):
     assert shown["llava:latest · reproducible (seed 123, temperature 0)"] == "2/2 identical"
 
 
-def test_the_course_answers_seeded_identical_unseeded_distinct(monkeypatch, fake_ollama):
-    fake_ollama.sequence("POST", "/api/generate", answers(
-        "generate-unseeded-1", "generate-unseeded-2", "generate-seed123-1", "generate-seed123-2"))
+def run_the_course_experiment(monkeypatch, fake_ollama):
+    """The course's two conditions, twice each, answered by its recordings: (page, runs)."""
+    fake_ollama.sequence("POST", "/api/generate", recorded_answers(*COURSE_ANSWERS))
     app = open_lab(monkeypatch, fake_ollama.url)
     app.number_input(key="lab.setting.repetitions").set_value(2)
-    runs = run_experiment(app)
+    return app, run_experiment(app)
+
+
+def test_the_course_answers_seeded_identical_unseeded_distinct(monkeypatch, fake_ollama):
+    app, runs = run_the_course_experiment(monkeypatch, fake_ollama)
     assert [body["options"] for body in fake_ollama.bodies("/api/generate")] == [{"num_predict": 48}] * 2 + [
         {"seed": 123, "temperature": 0, "num_predict": 48}] * 2
     assert outcome_metrics(app) == {"gemma:2b · not reproducible": "2 distinct of 2",
@@ -162,7 +161,7 @@ def test_picking_runs_to_diff_does_not_redraw_the_charts(monkeypatch, fake_ollam
         monkeypatch.setattr(charts, name, (lambda draw, name: lambda *a: calls.append(name) or draw(*a))(
             getattr(charts, name), name))
     monkeypatch.setattr(lab, "table", (lambda table: lambda runs: calls.append("table") or table(runs))(lab.table))
-    fake_ollama.sequence("POST", "/api/generate", answers(
+    fake_ollama.sequence("POST", "/api/generate", recorded_answers(
         "generate-unseeded-1", "generate-unseeded-2", "generate-seed123-1", "generate-seed123-2"))
     app = open_lab(monkeypatch, fake_ollama.url)
     app.number_input(key="lab.setting.repetitions").set_value(2)
@@ -186,7 +185,7 @@ def test_coming_back_carries_on_without_repeating_a_run(monkeypatch, fake_ollama
     experiment.runs += [lab.finished_run(step, {"seed": 123}, False, json.loads(fixture_lines(name)[0]), 3.0)
                         for step, name in zip(planned, ("generate-seed123-1", "generate-seed123-2"))]
     app = open_lab(monkeypatch, fake_ollama.url)  # the student left the page after two runs
-    fake_ollama.sequence("POST", "/api/generate", answers("generate-seed123-1", "generate-seed123-2"))
+    fake_ollama.sequence("POST", "/api/generate", recorded_answers("generate-seed123-1", "generate-seed123-2"))
     app.session_state["lab.experiment"] = experiment
     app.run()
     assert not app.exception, [e.value for e in app.exception]
@@ -218,11 +217,7 @@ def reload(monkeypatch, url, browser: str) -> AppTest:
 
 
 def test_the_results_come_back_after_a_reload_and_only_in_this_browser(monkeypatch, fake_ollama):
-    fake_ollama.sequence("POST", "/api/generate", answers(
-        "generate-unseeded-1", "generate-unseeded-2", "generate-seed123-1", "generate-seed123-2"))
-    app = open_lab(monkeypatch, fake_ollama.url)
-    app.number_input(key="lab.setting.repetitions").set_value(2)
-    runs = run_experiment(app)
+    app, runs = run_the_course_experiment(monkeypatch, fake_ollama)
     browser = app.query_params["s"]
     again = reload(monkeypatch, fake_ollama.url, browser)
     assert outcome_metrics(again) == {"gemma:2b · not reproducible": "2 distinct of 2",
@@ -241,7 +236,7 @@ def test_an_experiment_cut_short_by_a_reload_carries_on(monkeypatch, fake_ollama
                                             json.loads(fixture_lines("generate-seed123-1")[0]), 3.0))
     browser = persistence.new_id()
     persistence.Store(persistence.data_dir() / persistence.FILE_NAME).save_experiment(browser, experiment.as_dict())
-    fake_ollama.sequence("POST", "/api/generate", answers("generate-seed123-1", "generate-seed123-2"))
+    fake_ollama.sequence("POST", "/api/generate", recorded_answers("generate-seed123-1", "generate-seed123-2"))
     again = reload(monkeypatch, fake_ollama.url, browser)
     assert len(fake_ollama.bodies("/api/generate")) == 2  # only the runs left
     assert outcome_metrics(again) == {"gemma:2b · reproducible": "3/3 identical"}
@@ -261,7 +256,7 @@ def test_a_cancelled_experiment_stays_cancelled_after_a_reload(monkeypatch, fake
 def test_a_file_that_cannot_be_used_is_said_and_the_lab_works(monkeypatch, fake_ollama, data_dir):
     data_dir.mkdir(parents=True)
     (data_dir / persistence.FILE_NAME).write_bytes(b"not a database " * 100)
-    fake_ollama.sequence("POST", "/api/generate", answers("generate-seed123-1", "generate-seed123-2"))
+    fake_ollama.sequence("POST", "/api/generate", recorded_answers("generate-seed123-1", "generate-seed123-2"))
     app = open_lab(monkeypatch, fake_ollama.url)
     app.multiselect(key="lab.setting.ready").set_value(["reproducible"])
     app.number_input(key="lab.setting.repetitions").set_value(2)

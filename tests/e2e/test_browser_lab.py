@@ -3,14 +3,13 @@ lazy widgets: the answers, the diff, the chart tabs, the exports made on click);
 to another page in the middle of an experiment (Streamlit's overlapping script runs: nothing lost,
 nothing recorded twice); results that survive a reload (F5); and a small experiment on the
 built-in server with its charts."""
-import json
 import pathlib
 import re
 
 import pytest
 
 from tests.plugins.browser import assert_no_exception, wait_for_app
-from tests.plugins.fake_ollama import Script, fixture_lines
+from tests.plugins.fake_ollama import COURSE_ANSWERS, recorded_answers
 
 pytestmark = pytest.mark.browser
 
@@ -21,10 +20,6 @@ def set_number(page, label, value):
     field.press("Enter")
 
 
-def recorded(*names, delay=0.0):
-    return [Script(body=json.loads(fixture_lines(name)[0]), delay=delay) for name in names]
-
-
 def pick(page, label, option):
     wait_for_app(page)  # a rerun in progress would close the list again
     box = page.get_by_role("combobox", name=label)
@@ -33,15 +28,19 @@ def pick(page, label, option):
     page.get_by_role("option", name=option).click()
 
 
-def test_the_results_of_the_recorded_answers(dashboard, page, fake_ollama):
-    fake_ollama.sequence("POST", "/api/generate", recorded(
-        "generate-unseeded-1", "generate-unseeded-2", "generate-seed123-1", "generate-seed123-2"))
+def run_the_course_experiment(dashboard, page, fake_ollama) -> None:
+    """The course's two conditions, twice each, answered by its recordings, until the results show."""
+    fake_ollama.sequence("POST", "/api/generate", recorded_answers(*COURSE_ANSWERS))
     board = dashboard(fake_ollama.url)
     page.goto(f"{board.url}/lab?lang=en")
     wait_for_app(page)
     set_number(page, "Repetitions", 2)
     page.get_by_role("button", name="Run the experiment").click()
     page.get_by_text("2/2 identical").wait_for()
+
+
+def test_the_results_of_the_recorded_answers(dashboard, page, fake_ollama):
+    run_the_course_experiment(dashboard, page, fake_ollama)
     page.get_by_text("2 distinct of 2").wait_for()
     page.locator(".js-plotly-plot").first.wait_for()
 
@@ -60,14 +59,7 @@ def test_the_results_of_the_recorded_answers(dashboard, page, fake_ollama):
 
 
 def test_the_results_survive_a_reload(dashboard, page, fake_ollama):
-    fake_ollama.sequence("POST", "/api/generate", recorded(
-        "generate-unseeded-1", "generate-unseeded-2", "generate-seed123-1", "generate-seed123-2"))
-    board = dashboard(fake_ollama.url)
-    page.goto(f"{board.url}/lab?lang=en")
-    wait_for_app(page)
-    set_number(page, "Repetitions", 2)
-    page.get_by_role("button", name="Run the experiment").click()
-    page.get_by_text("2/2 identical").wait_for()
+    run_the_course_experiment(dashboard, page, fake_ollama)
     wait_for_app(page)
     page.reload()  # F5
     wait_for_app(page)
@@ -79,7 +71,7 @@ def test_the_results_survive_a_reload(dashboard, page, fake_ollama):
 
 
 def start_six_slow_runs(dashboard, page, fake_ollama):
-    fake_ollama.sequence("POST", "/api/generate", recorded(*["generate-seed123-1"] * 7, delay=0.8))
+    fake_ollama.sequence("POST", "/api/generate", recorded_answers(*["generate-seed123-1"] * 7, delay=0.8))
     board = dashboard(fake_ollama.url)
     page.goto(f"{board.url}/lab?lang=en")
     wait_for_app(page)

@@ -51,6 +51,15 @@ PS = {"models": [
 ]}
 
 
+def recorded_answers(*names: str, delay: float = 0.0) -> list[Script]:
+    """The course's recorded answers (first line of each fixture), as whole replies for
+    `FakeOllama.sequence`: one per request, in order."""
+    return [Script(body=json.loads(fixture_lines(name)[0]), delay=delay) for name in names]
+
+
+COURSE_ANSWERS = ("generate-unseeded-1", "generate-unseeded-2", "generate-seed123-1", "generate-seed123-2")
+
+
 def many_models(count: int, version: str = "") -> dict:
     """/api/tags of a server with `count` models (113 KB at 300); `version` changes every digest, so
     a cache keyed by digest sees models it has never shown."""
