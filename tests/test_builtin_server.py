@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import socket
 import threading
@@ -11,7 +12,8 @@ import time
 import pytest
 import requests
 
-from lib.builtin_server import MODEL_NAME
+from lib.builtin_server import BASE_MODEL as MODEL_NAME
+from lib.builtin_server import INSTRUCT_MODEL
 from tests.plugins.builtin import start_builtin_server
 
 pytestmark = pytest.mark.builtin
@@ -75,30 +77,56 @@ def test_version_identifies_the_builtin_server(builtin_server):
     body = requests.get(builtin_server.url + "/api/version", timeout=5).json()
     assert body == {"version": "0.33.0", "builtin": {
         "name": "Ollama Course Companion built-in server", "engine": "llama.cpp",
-        "engine_version": llama_cpp.__version__, "model": MODEL_NAME}}
+        "engine_version": llama_cpp.__version__, "model": INSTRUCT_MODEL,
+        "models": [INSTRUCT_MODEL, MODEL_NAME]}}
 
 
-def test_model_name_is_the_base_model():
+GEMMA_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+
+
+def manifest_of(server, name) -> tuple[dict, bytes]:
+    model, tag = name.split(":")
+    data = (server.store / "manifests" / "registry.ollama.ai" / "library" / model / tag).read_bytes()
+    return json.loads(data), data
+
+
+def test_model_names_say_which_is_base_and_which_instruct(builtin_server):
     from lib.builtin_server import model
 
-    assert MODEL_NAME == "gemma3:270m-base"
-    bundled = model.load_bundled_model()
-    assert bundled.is_base and "general.finetune" not in bundled.metadata
+    assert (MODEL_NAME, INSTRUCT_MODEL) == ("gemma3:270m-base", "smollm2:135m")
+    base = model.read_gguf(builtin_server.store / "blobs" / f"sha256-{GEMMA_SHA256}")
+    assert base.is_base and "general.finetune" not in base.metadata
+    instruct = model.read_gguf(builtin_server.store / "blobs" / f"sha256-{SMOLLM2_SHA256}")
+    assert not instruct.is_base and "tokenizer.chat_template" in instruct.metadata
 
 
-def test_tags_lists_the_bundled_file_with_its_real_size_and_digest(builtin_server):
-    from lib.builtin_server import model
+def test_tags_lists_the_store_as_ollama_does(builtin_server):
+    import hashlib
 
-    models = requests.get(builtin_server.url + "/api/tags", timeout=5).json()["models"]
-    assert [m["name"] for m in models] == [MODEL_NAME]
-    entry = models[0]
-    path = model.ensure_gguf()
-    assert entry["size"] == path.stat().st_size
-    assert entry["digest"] == model.sha256_file(path) == model.EXPECTED_SHA256
-    assert entry["details"] == {"parent_model": "", "format": "gguf", "family": "gemma3",
-                                "families": ["gemma3"], "parameter_size": "268.10M",
-                                "quantization_level": "Q4_K_M"}
-    assert dt.datetime.fromisoformat(entry["modified_at"].replace("Z", "+00:00")).tzinfo is not None
+    models = {m["name"]: m for m in requests.get(builtin_server.url + "/api/tags", timeout=5).json()["models"]}
+    assert set(builtin_server.models) <= set(models)
+    expected = {
+        MODEL_NAME: (GEMMA_SHA256, 253113024, {"family": "gemma3", "parameter_size": "268.10M", "quantization_level": "Q4_K_M"}),
+        INSTRUCT_MODEL: (SMOLLM2_SHA256, 98362432, {"family": "llama", "parameter_size": "134.52M", "quantization_level": "Q4_1"})}
+    for name, (weights, weights_size, facts) in expected.items():
+        entry = models[name]
+        manifest, data = manifest_of(builtin_server, name)
+        assert entry["model"] == name and entry["digest"] == hashlib.sha256(data).hexdigest()  # the manifest's
+        assert manifest["schemaVersion"] == 2
+        assert manifest["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+        assert manifest["config"]["mediaType"] == "application/vnd.docker.container.image.v1+json"
+        [model_layer] = [layer for layer in manifest["layers"] if layer["mediaType"] == "application/vnd.ollama.image.model"]
+        assert model_layer == {"mediaType": "application/vnd.ollama.image.model", "digest": f"sha256:{weights}",
+                               "size": weights_size}
+        assert entry["size"] == manifest["config"]["size"] + sum(layer["size"] for layer in manifest["layers"])
+        for layer in [manifest["config"], *manifest["layers"]]:  # every blob is there, named by its hash
+            blob = builtin_server.store / "blobs" / layer["digest"].replace(":", "-")
+            assert blob.stat().st_size == layer["size"]
+        assert entry["details"] == {"parent_model": "", "format": "gguf", "families": [facts["family"]], **facts}
+        assert dt.datetime.fromisoformat(entry["modified_at"].replace("Z", "+00:00")).tzinfo is not None
+    stamps = [dt.datetime.fromisoformat(m["modified_at"].replace("Z", "+00:00")) for m in models.values()]
+    assert stamps == sorted(stamps, reverse=True)  # newest first
 
 
 def test_show_describes_a_text_only_base_model(builtin_server):
@@ -110,37 +138,47 @@ def test_show_describes_a_text_only_base_model(builtin_server):
     assert show["model_info"]["general.architecture"] == "gemma3"
     assert show["model_info"]["general.parameter_count"] == 268098176
     assert show["model_info"]["gemma3.context_length"] == 32768
-    assert "<start_of_turn>user" in show["template"]
+    assert show["template"] == "{{ if .System }}{{ .System }}\n\n{{ end }}{{ .Prompt }}"  # plain completion
     assert show["modelfile"].startswith('# Modelfile generated by "ollama show"')
+    assert f"FROM {builtin_server.store / 'blobs' / ('sha256-' + GEMMA_SHA256)}\n" in show["modelfile"]
     assert "Gemma Terms of Use" in show["license"]
     assert show["details"]["quantization_level"] == "Q4_K_M"
-    assert '"<end_of_turn>"' in show["parameters"]
+    assert show["parameters"] == "" and "system" not in show
     assert RFC3339.match(show["modified_at"])
     assert post(builtin_server, "/api/show", {"name": MODEL_NAME}).status_code == 200  # deprecated key
+
+
+def test_show_describes_the_instruct_model_from_its_gguf(builtin_server):
+    show = post(builtin_server, "/api/show", {"model": INSTRUCT_MODEL}).json()
+    assert show["capabilities"] == ["completion"]
+    assert "English well" in show["description"] and "Spanish poorly" in show["description"]
+    assert show["model_info"]["general.architecture"] == "llama"
+    assert show["model_info"]["general.basename"] == "smollm2" and show["model_info"]["llama.context_length"] == 8192
+    assert show["model_info"]["general.parameter_count"] == 134515008
+    assert show["model_info"]["tokenizer.chat_template"].startswith("{% for message in messages %}")
+    assert show["template"].startswith("{{- if .Messages }}") and "<|im_start|>" in show["template"]
+    assert show["parameters"] == 'stop                           "<|im_start|>"\nstop                           "<|im_end|>"'
+    assert "PARAMETER stop <|im_start|>\nPARAMETER stop <|im_end|>\n" in show["modelfile"]
+    assert show["license"].lstrip().startswith("Apache License") and "Version 2.0" in show["license"]
+    assert show["details"] == {"parent_model": "", "format": "gguf", "family": "llama", "families": ["llama"],
+                               "parameter_size": "134.52M", "quantization_level": "Q4_1"}
 
 
 @pytest.mark.parametrize("path,body", [
     ("/api/show", {"model": "llama3"}), ("/api/generate", {"model": "llama3", "prompt": "hi"}),
     ("/api/chat", {"model": "llama3", "messages": [{"role": "user", "content": "hi"}]}),
-    ("/api/embed", {"model": "llama3", "input": "hi"}), ("/api/copy", {"source": "llama3", "destination": "x"}),
+    ("/api/embed", {"model": "llama3", "input": "hi"}),
 ])
 def test_unknown_model_is_404_with_ollamas_message(builtin_server, path, body):
     response = post(builtin_server, path, body)
     assert (response.status_code, response.json()) == (404, {"error": "model 'llama3' not found"})
+    copied = post(builtin_server, "/api/copy", {"source": "llama3", "destination": "x"})
+    assert (copied.status_code, copied.json()) == (404, {"error": 'model "llama3" not found'})  # Ollama's %q
 
 
 def test_unknown_model_delete_is_404(builtin_server):
     response = requests.delete(builtin_server.url + "/api/delete", json={"model": "llama3"}, timeout=5)
     assert (response.status_code, response.json()) == (404, {"error": "model 'llama3' not found"})
-
-
-def test_bundled_model_cannot_be_deleted_or_copied(builtin_server):
-    deleted = requests.delete(builtin_server.url + "/api/delete", json={"model": MODEL_NAME}, timeout=5)
-    assert deleted.status_code == 403 and "cannot be deleted" in deleted.json()["error"]
-    copied = post(builtin_server, "/api/copy", {"source": MODEL_NAME, "destination": "mine"})
-    assert copied.status_code == 403 and "cannot be copied" in copied.json()["error"]
-    tags = requests.get(builtin_server.url + "/api/tags", timeout=5).json()["models"]
-    assert [m["name"] for m in tags] == [MODEL_NAME]
 
 
 def test_embed_is_refused_clearly(builtin_server):
@@ -153,18 +191,6 @@ def test_unknown_path_and_wrong_method(builtin_server):
     assert (missing.status_code, missing.text) == (404, "404 page not found")
     wrong = requests.get(builtin_server.url + "/api/generate", timeout=5)
     assert wrong.status_code == 405 and wrong.headers["Allow"] == "POST"
-
-
-def test_pull_of_the_bundled_model_streams_an_honest_success(builtin_server):
-    response = post(builtin_server, "/api/pull", {"model": MODEL_NAME})
-    lines = ndjson(response)
-    statuses = [line["status"] for line in lines]
-    assert statuses[0] == "pulling manifest" and statuses[-1] == "success"
-    assert "verifying sha256 digest" in statuses and "writing manifest" in statuses
-    layer = next(line for line in lines if line.get("digest"))
-    assert layer["digest"] == "sha256:a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
-    assert layer["total"] == layer["completed"] == 253113024
-    assert post(builtin_server, "/api/pull", {"model": MODEL_NAME, "stream": False}).json() == {"status": "success"}
 
 
 def test_pull_of_another_model_fails_as_ollama_does(builtin_server):
@@ -229,11 +255,13 @@ def test_context_continues_a_generation(builtin_server):
 def test_system_and_raw_shape_the_prompt(builtin_server):
     plain = generate(builtin_server, prompt="Hola").json()["prompt_eval_count"]
     with_system = generate(builtin_server, prompt="Hola", system="Eres un poeta.").json()["prompt_eval_count"]
-    raw = generate(builtin_server, prompt="Hola", system="Eres un poeta.", raw=True).json()["prompt_eval_count"]
-    assert with_system > plain == raw
+    raw = generate(builtin_server, prompt="Hola", raw=True).json()["prompt_eval_count"]
+    assert with_system > plain == raw  # the base model's template is the prompt itself
+    refused = generate(builtin_server, prompt="Hola", system="Eres un poeta.", raw=True)
+    assert (refused.status_code, refused.json()) == (400, {"error": "raw mode does not support template, system, or context"})
 
 
-def test_chat_streams_assistant_messages_and_applies_the_gemma_template(builtin_server):
+def test_chat_streams_assistant_messages_and_applies_the_base_template(builtin_server):
     messages = [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "Why is the sky blue?"}]
     body = {"model": MODEL_NAME, "messages": messages, "options": {"num_predict": 8, "seed": 3}}
     chunks = ndjson(post(builtin_server, "/api/chat", body))
@@ -243,12 +271,11 @@ def test_chat_streams_assistant_messages_and_applies_the_gemma_template(builtin_
     assert "context" not in final
     single = post(builtin_server, "/api/chat", {**body, "stream": False}).json()
     assert single["message"]["content"] == "".join(c["message"]["content"] for c in chunks)
-    # Turn markers are single special tokens: the templated prompt is short.
-    from lib.builtin_server.prompts import chat_prompt
+    # A base model has no turns: the system text, a blank line, the question (Ollama's rules).
+    from lib.builtin_server.prompts import base_prompt
 
-    rendered = chat_prompt(messages)
-    assert rendered.endswith("<start_of_turn>model\n") and rendered.count("<start_of_turn>user") == 2
-    assert final["prompt_eval_count"] < len(rendered) // 2
+    assert base_prompt(messages) == "Answer briefly.\n\nWhy is the sky blue?"
+    assert final["prompt_eval_count"] < len(base_prompt(messages)) // 2
 
 
 def test_num_predict_and_stop(builtin_server):
@@ -272,6 +299,270 @@ def test_format_constrains_the_output_to_json(builtin_server):
     assert isinstance(person["name"], str) and isinstance(person["age"], int)
     bad = generate(builtin_server, format={"type": "nonsense"})
     assert bad.status_code == 400 and bad.json()["error"].startswith("invalid format")
+
+
+# --- the instruct model -------------------------------------------------------------------------------
+
+FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+def chat(server, model, messages, **body):
+    options = {"num_predict": 200, "temperature": 0, **body.pop("options", {})}
+    return post(server, "/api/chat", {"model": model, "messages": messages, "stream": False,
+                                      "options": options, **body})
+
+
+def test_the_instruct_model_answers_and_ends_its_turn(builtin_server):
+    answer = chat(builtin_server, INSTRUCT_MODEL, FRANCE).json()
+    assert answer["done_reason"] == "stop" and answer["eval_count"] < 200
+    assert "Paris" in answer["message"]["content"] and answer["model"] == INSTRUCT_MODEL
+    # ChatML special tokens are single tokens: "<|im_start|>user\n...<|im_end|>\n<|im_start|>assistant\n"
+    assert answer["prompt_eval_count"] == 16
+    streamed = ndjson(post(builtin_server, "/api/chat", {"model": INSTRUCT_MODEL, "messages": FRANCE,
+                                                         "options": {"num_predict": 200, "temperature": 0}}))
+    assert "".join(c["message"]["content"] for c in streamed) == answer["message"]["content"]
+    generated = generate(builtin_server, prompt=FRANCE[0]["content"], model=INSTRUCT_MODEL,
+                         options={"num_predict": 200, "temperature": 0}).json()
+    assert generated["response"] == answer["message"]["content"]  # generate uses the same template
+
+
+def test_the_instruct_model_stops_at_its_stop_parameters(builtin_server):
+    # "<|im_start|>" is a stop parameter of the model: a raw prompt that makes it the next token stops at once
+    raw = "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello!<|im_end|>\n"
+    answer = generate(builtin_server, prompt=raw, raw=True, model=INSTRUCT_MODEL,
+                      options={"num_predict": 20, "temperature": 0}).json()
+    assert answer["done_reason"] == "stop" and "<|im_start|>" not in answer["response"]
+
+
+# --- the store: pull, copy, create, delete --------------------------------------------------------------
+
+def tags(server) -> list[str]:
+    return [m["name"] for m in requests.get(server.url + "/api/tags", timeout=5).json()["models"]]
+
+
+def delete(server, name):
+    return requests.delete(server.url + "/api/delete", json={"model": name}, timeout=30)
+
+
+def test_pull_streams_progress_as_ollama(builtin_server):
+    lines = ndjson(post(builtin_server, "/api/pull", {"model": INSTRUCT_MODEL}))
+    statuses = [line["status"] for line in lines]
+    assert statuses[0] == "pulling manifest" and statuses[-3:] == ["verifying sha256 digest", "writing manifest", "success"]
+    weights = [line for line in lines if line.get("digest") == f"sha256:{SMOLLM2_SHA256}"]
+    assert {line["status"] for line in weights} == {f"pulling {SMOLLM2_SHA256[:12]}"}
+    assert "completed" not in weights[0] and all(line["total"] == 98362432 for line in weights)
+    completed = [line["completed"] for line in weights[1:]]
+    assert len(completed) >= 5 and completed == sorted(completed) and completed[-1] == 98362432
+    assert post(builtin_server, "/api/pull", {"model": INSTRUCT_MODEL, "stream": False}).json() == {"status": "success"}
+    assert tags(builtin_server)[0] == INSTRUCT_MODEL  # pulled again: the newest
+
+
+def test_copy_create_show_and_delete(builtin_server):
+    try:
+        assert post(builtin_server, "/api/copy", {"source": INSTRUCT_MODEL, "destination": "mine:v1"}).status_code == 200
+        copy = manifest_of(builtin_server, "mine:v1")[0]
+        assert copy == manifest_of(builtin_server, INSTRUCT_MODEL)[0]  # shares every blob
+        lines = ndjson(post(builtin_server, "/api/create", {
+            "model": "profe", "from": "mine:v1", "system": "You are a teacher.", "parameters": {"temperature": 0.2}}))
+        statuses = [line["status"] for line in lines]
+        assert statuses[-2:] == ["writing manifest", "success"]
+        assert f"using existing layer sha256:{SMOLLM2_SHA256}" in statuses
+        assert sum(s.startswith("creating new layer sha256:") for s in statuses) == 2  # system, params
+        show = post(builtin_server, "/api/show", {"model": "profe"}).json()
+        assert show["system"] == "You are a teacher." and show["details"]["parent_model"] == "mine:v1"
+        assert show["parameters"].splitlines()[-1] == "temperature                    0.2"
+        assert "SYSTEM You are a teacher.\n" in show["modelfile"] and "PARAMETER temperature 0.2\n" in show["modelfile"]
+        profe = manifest_of(builtin_server, "profe:latest")[0]
+        [weights] = [layer for layer in profe["layers"] if layer["mediaType"].endswith(".model")]
+        assert weights == {"mediaType": "application/vnd.ollama.image.model", "digest": f"sha256:{SMOLLM2_SHA256}",
+                           "size": 98362432, "from": "mine:v1"}
+        assert {"mine:v1", "profe:latest"} <= set(tags(builtin_server)) and tags(builtin_server)[0] == "profe:latest"
+    finally:
+        assert delete(builtin_server, "mine:v1").status_code in (200, 404)
+        assert delete(builtin_server, "profe").status_code in (200, 404)
+    assert not {"mine:v1", "profe:latest"} & set(tags(builtin_server))
+    assert (builtin_server.store / "blobs" / f"sha256-{SMOLLM2_SHA256}").is_file()  # still used by smollm2
+    blobs = {p.name for p in (builtin_server.store / "blobs").iterdir()}
+    used = set()
+    for name in tags(builtin_server):
+        manifest = manifest_of(builtin_server, name)[0]
+        used |= {layer["digest"].replace(":", "-") for layer in [manifest["config"], *manifest["layers"]]}
+    assert blobs == used  # the created model's own system and params blobs went with it
+
+
+def test_the_effective_options_are_the_models_parameters_under_the_request(builtin_server):
+    try:
+        ndjson(post(builtin_server, "/api/create", {"model": "brief", "from": INSTRUCT_MODEL,
+                                                    "parameters": {"num_predict": 3, "stop": ["Paris"]}}))
+        short = chat(builtin_server, "brief", FRANCE, options={"num_predict": None}).json()
+        assert short["eval_count"] == 3 and short["done_reason"] == "length"  # the model's num_predict
+        longer = chat(builtin_server, "brief", FRANCE, options={"num_predict": 50}).json()
+        assert longer["done_reason"] == "stop" and "Paris" not in longer["message"]["content"]  # the model's stop
+        assert longer["message"]["content"].startswith("The capital of France is")
+        free = chat(builtin_server, "brief", FRANCE, options={"num_predict": 50, "stop": ["zzz"]}).json()
+        assert "Paris" in free["message"]["content"]  # the request's stop replaces the model's
+    finally:
+        delete(builtin_server, "brief")
+
+
+@pytest.mark.parametrize("body,status,message", [
+    ({"model": "bad name!", "from": INSTRUCT_MODEL}, 400, "invalid model name"),
+    ({"model": "x"}, 400, "neither 'from' or 'files' was specified"),
+    ({"model": "x", "from": "../etc"}, 400, "invalid model name"),
+    ({"model": "x", "from": INSTRUCT_MODEL, "parameters": {"temperature": "hot"}}, 400,
+     'option "temperature" must be of type float32'),
+    ({"model": "x", "from": INSTRUCT_MODEL, "parameters": {"num_ctx": "big"}}, 400, 'option "num_ctx" must be of type integer'),
+    ({"model": "x", "from": INSTRUCT_MODEL, "parameters": {"stop": [1]}}, 400, 'option "stop" must be of an array of strings'),
+    ({"model": "x", "from": INSTRUCT_MODEL, "parameters": {"sparkle": 1}}, 400, "unknown parameter 'sparkle'"),
+    ({"model": "x", "from": INSTRUCT_MODEL, "template": "{{ if .System }}"}, 400, "template error: template: :1: unexpected EOF"),
+    ({"model": "x", "from": INSTRUCT_MODEL, "template": "{{ .Prompt | printf }}"}, 400,
+     'template error: template: :1: function "printf" is not supported by the built-in server'),
+    ({"model": "x", "from": INSTRUCT_MODEL, "files": {"m.gguf": "sha256:00"}}, 400, None),
+])
+def test_create_refuses_bad_requests_up_front(builtin_server, body, status, message):
+    response = post(builtin_server, "/api/create", body)
+    assert response.status_code == status, response.text
+    assert message is None or response.json() == {"error": message}
+    assert "x:latest" not in tags(builtin_server)
+
+
+def test_create_from_a_missing_model_is_ollamas_pull_error(builtin_server):
+    streamed = post(builtin_server, "/api/create", {"model": "x", "from": "llama3"})
+    assert streamed.status_code == 200
+    assert ndjson(streamed) == [{"status": "pulling manifest"}, {"error": "pull model manifest: file does not exist"}]
+    single = post(builtin_server, "/api/create", {"model": "x", "from": "llama3", "stream": False})
+    assert (single.status_code, single.json()) == (404, {"error": "pull model manifest: file does not exist"})
+
+
+def test_create_with_a_template_renders_it(builtin_server):
+    template = "{{ range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n"
+    try:
+        done = post(builtin_server, "/api/create", {"model": "chatml", "from": INSTRUCT_MODEL, "template": template,
+                                                   "stream": False})
+        assert done.json() == {"status": "success"}
+        assert post(builtin_server, "/api/show", {"model": "chatml"}).json()["template"] == template
+        same = chat(builtin_server, "chatml", FRANCE).json()
+        assert same["prompt_eval_count"] == 16 and "Paris" in same["message"]["content"]
+    finally:
+        delete(builtin_server, "chatml")
+
+
+@pytest.mark.parametrize("path,body,status,message", [
+    ("/api/pull", {"model": "bad name!"}, 400, "invalid model name"),
+    ("/api/copy", {"source": "bad name!", "destination": "x"}, 400, 'source "bad name!" is invalid'),
+    ("/api/copy", {"source": INSTRUCT_MODEL, "destination": "a/b/c/d"}, 400, 'destination "a/b/c/d" is invalid'),
+    ("/api/pull", {"model": "llama3", "stream": False}, 404, "pull model manifest: file does not exist"),
+])
+def test_store_requests_with_bad_names(builtin_server, path, body, status, message):
+    response = post(builtin_server, path, body)
+    assert (response.status_code, response.json()) == (status, {"error": message})
+    bad = requests.delete(builtin_server.url + "/api/delete", json={"model": "bad name!"}, timeout=5)
+    assert (bad.status_code, bad.json()) == (400, {"error": 'name "bad name!" is invalid'})
+
+
+def test_delete_then_two_pulls_at_once_share_one_blob(bundled_models_back):
+    server = bundled_models_back
+    assert delete(server, INSTRUCT_MODEL).status_code == 200
+    assert INSTRUCT_MODEL not in tags(server)
+    assert not (server.store / "blobs" / f"sha256-{SMOLLM2_SHA256}").exists()  # nothing else used it
+    missing = chat(server, INSTRUCT_MODEL, FRANCE)
+    assert (missing.status_code, missing.json()) == (404, {"error": f"model '{INSTRUCT_MODEL}' not found"})
+    assert delete(server, INSTRUCT_MODEL).status_code == 404
+    results = {}
+
+    def pull(key):
+        results[key] = ndjson(post(server, "/api/pull", {"model": INSTRUCT_MODEL}))
+
+    threads = [threading.Thread(target=pull, args=(k,)) for k in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert [results[k][-1] for k in (1, 2)] == [{"status": "success"}] * 2
+    assert INSTRUCT_MODEL in tags(server)
+    assert [p.name for p in (server.store / "blobs").glob(f"sha256-{SMOLLM2_SHA256}*")] == [f"sha256-{SMOLLM2_SHA256}"]
+    assert chat(server, INSTRUCT_MODEL, FRANCE, options={"num_predict": 5}).status_code == 200
+
+
+def test_a_damaged_blob_is_repaired_by_pulling_again(builtin_server):
+    blob = builtin_server.store / "blobs" / f"sha256-{SMOLLM2_SHA256}"
+    with blob.open("r+b") as f:  # flip one byte in the middle of the weights
+        f.seek(50_000_000)
+        byte = f.read(1)
+        f.seek(50_000_000)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    assert post(builtin_server, "/api/pull", {"model": INSTRUCT_MODEL, "stream": False}).json() == {"status": "success"}
+    from lib.builtin_server.model import sha256_file
+
+    assert sha256_file(blob) == SMOLLM2_SHA256
+    assert "is damaged" in builtin_server.log.read_text()
+
+
+def test_deleting_the_model_that_is_generating_ends_its_stream_cleanly(builtin_server):
+    assert post(builtin_server, "/api/copy", {"source": MODEL_NAME, "destination": "doomed"}).status_code == 200
+    try:
+        sock, received = open_stream(builtin_server, {
+            "model": "doomed", "prompt": COUNTING, "options": {"num_predict": 3000, "temperature": 0}})
+        assert delete(builtin_server, "doomed").status_code == 200
+        sock.settimeout(60)
+        while not received.endswith(b"0\r\n\r\n"):
+            chunk = sock.recv(65536)
+            assert chunk, received[-300:]
+            received += chunk
+        sock.close()
+        last = [line for line in received.split(b"\r\n") if line.startswith(b"{")][-1]
+        assert json.loads(last) == {"error": "model 'doomed:latest' was deleted while it was generating"}
+        assert ps(builtin_server) == []  # unloaded
+    finally:
+        delete(builtin_server, "doomed")
+    assert generate(builtin_server, options={"num_predict": 2}).status_code == 200  # its blob is still gemma's
+    assert "Traceback" not in builtin_server.log.read_text()
+
+
+def test_an_unwritable_store_is_a_clear_error(tmp_path):
+    from tests.plugins.builtin import STORES
+
+    not_a_directory = STORES / f"test-store-{os.getpid()}-file"
+    not_a_directory.parent.mkdir(parents=True, exist_ok=True)
+    not_a_directory.write_text("a file where the store should be")
+    server = start_builtin_server(tmp_path / "server.log", store=not_a_directory)
+    try:
+        assert tags(server) == []
+        response = post(server, "/api/pull", {"model": INSTRUCT_MODEL, "stream": False})
+        assert response.status_code == 500
+        error = response.json()["error"]
+        assert error.startswith(f"cannot create its lock file in the model store {not_a_directory} (Not a directory)")
+        assert "OCC_CACHE_DIR" in error
+        streamed = ndjson(post(server, "/api/pull", {"model": INSTRUCT_MODEL}))
+        assert streamed[0] == {"status": "pulling manifest"} and "OCC_CACHE_DIR" in streamed[-1]["error"]
+        assert "OCC_CACHE_DIR" in server.log.read_text()  # the first start said so too
+    finally:
+        server.stop()
+        not_a_directory.unlink()
+
+
+def test_first_start_installs_both_models_once(tmp_path):
+    import shutil
+
+    from tests.plugins.builtin import STORES
+
+    store = STORES / f"test-store-{os.getpid()}-fresh"
+    shutil.rmtree(store, ignore_errors=True)
+    server = start_builtin_server(tmp_path / "server.log", store=store)
+    try:
+        log = server.log.read_text()
+        assert "installing smollm2:135m: 50%" in log and "installing gemma3:270m-base: 100%" in log
+        assert set(tags(server)) == {INSTRUCT_MODEL, MODEL_NAME}
+        assert json.loads((store / "builtin-store.json").read_text())["installed"] == [INSTRUCT_MODEL, MODEL_NAME]
+        assert delete(server, MODEL_NAME).status_code == 200
+        (store / "blobs" / "sha256-0123-partial-abc").write_bytes(b"left by a crash")
+        server.restart()
+        assert tags(server) == [INSTRUCT_MODEL]  # deleted stays deleted
+        assert server.log.read_text().count("installing smollm2:135m: 50%") == 1
+        assert not list((store / "blobs").glob("*-partial-*"))
+    finally:
+        server.stop()
+        shutil.rmtree(store, ignore_errors=True)
 
 
 # --- seeds -------------------------------------------------------------------------------------------
@@ -426,7 +717,7 @@ def test_keep_alive_timer_unloads_in_the_background(builtin_server):
 # --- one at a time, queue, disconnects (a private server: these hold the model for a while) ----------
 
 @pytest.fixture(scope="module")
-def private_server(tmp_path_factory):
+def private_server(tmp_path_factory, builtin_store):
     server = start_builtin_server(tmp_path_factory.mktemp("builtin-private") / "server.log", "--max-queue", "1")
     yield server
     server.stop()

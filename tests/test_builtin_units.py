@@ -1,4 +1,4 @@
-"""The built-in server's pure parts: durations, options, stop strings, prompts, the GGUF file."""
+"""The built-in server's pure parts: durations, options, stop strings, prompts."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from lib.builtin_server import model, prompts, validation
+from lib.builtin_server import prompts, validation
 from lib.builtin_server.engine import _split_stop
 from lib.builtin_server.validation import ApiError
 
@@ -50,18 +50,18 @@ def test_split_stop_holds_back_a_possible_stop_string():
     assert _split_stop("a\n\nb", ("\n\n", "b")) == ("a", "", True)
 
 
-def test_chat_prompt_follows_ollamas_gemma3_template():
-    rendered = prompts.chat_prompt([
-        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
-        {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "Why?"}])
-    assert rendered == (
-        "<start_of_turn>user\nBe brief.<end_of_turn>\n<start_of_turn>user\nHi<end_of_turn>\n"
-        "<start_of_turn>model\nHello<end_of_turn>\n<start_of_turn>user\nWhy?<end_of_turn>\n<start_of_turn>model\n")
+def test_the_prompt_twins():
+    chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "Why?"}]
+    assert prompts.chatml_prompt(chat) == (
+        "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+        "<|im_start|>assistant\nHello<|im_end|>\n<|im_start|>user\nWhy?<|im_end|>\n<|im_start|>assistant\n")
     # A last assistant message is continued, not closed.
-    assert prompts.chat_prompt([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hel"}]).endswith(
-        "<start_of_turn>model\nHel")
-    assert prompts.generate_prompt("Hola", "Eres breve.", raw=False) == "Eres breve.\n\nHola"
-    assert prompts.generate_prompt("Hola", "Eres breve.", raw=True) == "Hola"
+    assert prompts.chatml_prompt([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hel"}]).endswith(
+        "<|im_start|>assistant\nHel")
+    assert prompts.base_prompt(chat) == "Be brief.\n\nHiHelloWhy?"  # Ollama runs a base template once per turn
+    assert prompts.base_prompt([{"role": "system", "content": "Eres breve."}, {"role": "user", "content": "Hola"}]) == (
+        "Eres breve.\n\nHola")
 
 
 def test_body_parsing_rejects_what_go_rejects():
@@ -70,28 +70,6 @@ def test_body_parsing_rejects_what_go_rejects():
     with pytest.raises(ApiError, match="invalid character 'N'"):
         validation.parse_body(b'{"options": {"temperature": NaN}}', "api.GenerateRequest")
     assert validation.parse_body(b'{"prompt": "\\ud800"}', "x") == {"prompt": "\ufffd"}  # lone surrogate
-
-
-@pytest.mark.builtin
-def test_the_gguf_is_assembled_from_the_chunk_packages_and_verified(tmp_path, monkeypatch):
-    monkeypatch.setenv("OCC_CACHE_DIR", str(tmp_path))
-    path = model.ensure_gguf()
-    assert path == tmp_path / "models" / "gemma-3-270m-q4_k_m.gguf"
-    assert model.sha256_file(path) == model.EXPECTED_SHA256
-    stamp = json.loads(path.with_name(path.name + ".verified.json").read_text())
-    assert stamp["sha256"] == model.EXPECTED_SHA256 and stamp["size"] == path.stat().st_size == 253113024
-    assert model.ensure_gguf() == path and not list(path.parent.glob("*.partial"))
-    metadata, parameters = model.read_gguf_header(path)
-    assert metadata["general.architecture"] == "gemma3" and parameters == 268098176
-    assert metadata["tokenizer.ggml.tokens"] == [] and "tokenizer.chat_template" not in metadata
-
-
-def test_an_unwritable_cache_is_a_clear_error(tmp_path, monkeypatch):
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a directory")
-    monkeypatch.setenv("OCC_CACHE_DIR", str(blocker))
-    with pytest.raises(model.ModelUnavailable, match="OCC_CACHE_DIR"):
-        model.ensure_gguf()
 
 
 def test_json_lines_escape_line_separators_as_go_does():

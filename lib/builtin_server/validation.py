@@ -186,17 +186,30 @@ class Options:
 _USED = {f.name for f in dataclasses.fields(Options)}
 
 
-def options(value: Any) -> Options:
+def options(value: Any, defaults: dict | None = None) -> Options:
     """Type-check `options` as Ollama's api.Options.FromMap does; ignore removed and unknown keys.
 
+    `defaults` are the model's own PARAMETERs (checked when the model was created): the effective
+    value of an option is the server's default, then the model's, then the request's.
     Ollama answers a wrong option type with 500 (it surfaces from the runner); here it is a 400,
     since it is the client's mistake, with Ollama's message text.
     """
+    chosen: dict[str, Any] = {}
+    for key, v in (defaults or {}).items():
+        option = ollama_facts.OPTIONS_BY_NAME.get(key)
+        if option is None or key not in _USED:
+            continue
+        try:
+            v = option.convert(v)
+        except TypeError:
+            log.warning("the model's parameter %r has a wrong type and is ignored", key)
+            continue
+        if v is not None:
+            chosen[key] = tuple(s for s in v if s) if key == "stop" else v
     if value is None:
-        return Options()
+        return Options(**chosen)
     if not isinstance(value, dict):
         raise _type_error("GenerateRequest", "options", value, "map[string]interface {}")
-    chosen: dict[str, Any] = {}
     for key, v in value.items():
         option = ollama_facts.OPTIONS_BY_NAME.get(key)
         if option is None:
