@@ -26,9 +26,9 @@ def http_panel(app, call: str):
 def test_lists_and_details_of_the_builtin_model(monkeypatch, builtin_server):
     app = open_models(monkeypatch, builtin_server.url)
     installed = table(app)
-    assert [row["Name"] for row in installed] == [builtin_server.model]
-    assert installed[0]["Size"] > 0.1 and len(installed[0]["ID"]) == 12
-    assert installed[0]["Parameters"] and installed[0]["Quantization"]
+    assert sorted(row["Name"] for row in installed) == sorted(builtin_server.models)
+    assert all(row["Size"] > 0.05 and len(row["ID"]) == 12 for row in installed)
+    assert all(row["Parameters"] and row["Quantization"] for row in installed)
     assert ":blue-badge[text]" in texts(app) and "vision" not in texts(app).split("Installed models")[0]
     context = {m.label: m.value for m in app.metric}["Maximum context (tokens)"]
     assert int(context.replace(",", "")) >= 2048
