@@ -12,6 +12,7 @@ page = st.navigation([
     st.Page("pages/chat.py", title=ui.t("nav.chat"), icon=":material/chat:"),
     st.Page("pages/vision.py", title=ui.t("nav.vision"), icon=":material/image:"),
     st.Page("pages/lab.py", title=ui.t("nav.lab"), icon=":material/science:"),
+    st.Page("pages/today.py", title=ui.t("nav.today"), icon=":material/new_releases:"),
 ])
 ui_persistence.start()  # this browser's id in the URL (`?s=`); after a reload, the server it chose
 ui.sidebar()

@@ -22,6 +22,8 @@ from urllib.parse import urljoin
 import requests
 from urllib3.exceptions import NameResolutionError, ReadTimeoutError
 
+from lib.ollama_facts import CAPABILITY_IN_ERRORS
+
 CONNECT_TIMEOUT = 3.0  # seconds to open the TCP connection: a down server fails fast
 READ_TIMEOUT = 600.0  # seconds between bytes: a cold 7B model on a CPU can take minutes to load
 STATUS_READ_TIMEOUT = 10.0  # status calls (version, tags, ps) answer at once on a healthy server
@@ -32,7 +34,18 @@ HISTORY_SIZE = 50
 # Ollama >= 0.3.x: model 'x' not found; <= 0.3.0: model "x" not found, try pulling it first
 _NOT_FOUND = re.compile(r"""model ['"](?P<model>.+?)['"] not found""")
 _NO_MESSAGE: dict = {}
-_OUT_OF_MEMORY = re.compile(r"requires more system memory|out of memory|insufficient memory", re.I)
+# v0.33: `llama-server reported out-of-memory during startup` (hyphenated); the runner's own words
+# (llm/status.go); older servers: `model requires more system memory (...) than is available`
+_OUT_OF_MEMORY = re.compile(r"out[-_ ]of[-_ ](?:device[-_ ])?memory|requires more system memory|"
+                            r"insufficient memory|not enough memory|failed to allocate|"
+                            r"allocation failed|(?:cuda|hip)Malloc failed|erroroutofmemory", re.I)
+# server/images.go CheckCapabilities: `<model> does not support tools` (the full name, unquoted) and
+# routes.go: `"m" does not support thinking` / `chat` / `generate` (quoted as sent). Several missing
+# capabilities are joined by newlines. `raw mode does not support template...` is not one.
+_CAPABILITY = re.compile(r'(?:"(?P<quoted>[^"]+)"|(?P<bare>\S+)) does not support '
+                         r"(?P<what>[a-z ]+(?:\n[a-z ]+)*)")
+_BUSY = re.compile(r"server busy|maximum pending requests", re.I)  # 503, OLLAMA_MAX_QUEUE reached
+_INPUT_TOO_LONG = re.compile(r"input length exceeds the context length", re.I)  # /api/embed, truncate false
 
 
 # ----------------------------------------------------------------------------------- errors
@@ -81,6 +94,31 @@ class OutOfMemory(ServerError):
     """The model does not fit in this machine's memory."""
 
 
+class CapabilityMissing(ServerError):
+    """The model cannot do what was asked (`"m" does not support thinking`, `... tools`): `model` as
+    the server named it, `capabilities` as /api/show names them (`tools`, `thinking`, `embedding`...)."""
+
+    def __init__(self, message: str, status: int, model: str, capabilities: tuple[str, ...],
+                 exchange: "Exchange | None" = None):
+        super().__init__(message, status, exchange)
+        self.model = model
+        self.capabilities = capabilities
+
+
+class ServerBusy(ServerError):
+    """503 `server busy, please try again.  maximum pending requests exceeded` (OLLAMA_MAX_QUEUE)."""
+
+
+class Forbidden(ServerError):
+    """403 with no message: Ollama's own Host check (a server on 127.0.0.1 asked by another name,
+    as through a proxy) or a browser Origin outside OLLAMA_ORIGINS. A 403 that says why (a JSON
+    `error`) is an ordinary ServerError."""
+
+
+class InputTooLong(ServerError):
+    """/api/embed with `truncate: false` and a text longer than the model's context."""
+
+
 class StreamError(ServerError):
     """An `{"error"}` line after the stream started (HTTP status stayed 200)."""
 
@@ -108,9 +146,24 @@ def server_error(message: str, status: int, exchange: "Exchange | None" = None,
     """The most specific error type for a server's error message."""
     if match := _NOT_FOUND.search(message):
         return ModelNotFound(message, status, match.group("model"), exchange)
+    if (match := _CAPABILITY.search(message)) and (capabilities := _capabilities(match.group("what"))):
+        return CapabilityMissing(message, status, match.group("quoted") or match.group("bare"),
+                                 capabilities, exchange)
     if _OUT_OF_MEMORY.search(message):
         return OutOfMemory(message, status, exchange)
+    if _BUSY.search(message):
+        return ServerBusy(message, status, exchange)
+    if _INPUT_TOO_LONG.search(message):
+        return InputTooLong(message, status, exchange)
+    if status == 403 and message.strip() in ("", "Forbidden"):  # no body: the reason phrase
+        return Forbidden(message, status, exchange)
     return (StreamError if in_stream else ServerError)(message, status, exchange)
+
+
+def _capabilities(words: str) -> tuple[str, ...]:
+    """`tools` or `completion\ntools` -> the capabilities' names; () when none is one."""
+    names = (CAPABILITY_IN_ERRORS.get(word.strip()) for word in words.split("\n"))
+    return tuple(dict.fromkeys(name for name in names if name))
 
 
 # ------------------------------------------------------------------------- recorded exchange
@@ -459,8 +512,12 @@ class OllamaClient:
     def copy(self, source: str, destination: str) -> dict:
         return self._json("POST", "/api/copy", {"source": source, "destination": destination})
 
-    def embed(self, model: str, input: str | list[str]) -> dict:
-        return self._json("POST", "/api/embed", {"model": model, "input": input})
+    def embed(self, model: str, input: str | list[str], truncate: bool | None = None,
+              dimensions: int | None = None) -> dict:
+        """`/api/embed`. Unset `truncate` is Ollama's default (true: a text longer than the model's
+        context is cut); `dimensions` keeps the first values of each vector, normalised again."""
+        body = {"model": model, "input": input, "truncate": truncate, "dimensions": dimensions}
+        return self._json("POST", "/api/embed", {k: v for k, v in body.items() if v is not None})
 
     def pull(self, model: str, insecure: bool = False) -> Stream:
         return self._stream("/api/pull", {"model": model, "insecure": insecure, "stream": True})

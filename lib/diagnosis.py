@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lib.client import (CannotConnect, MalformedResponse, ModelNotFound, NotOllama, OllamaError,
-                        OutOfMemory, Redirected, RequestTimeout, ServerError, StreamError)
+from lib.client import (CannotConnect, CapabilityMissing, Forbidden, InputTooLong, MalformedResponse,
+                        ModelNotFound, NotOllama, OllamaError, OutOfMemory, Redirected, RequestTimeout,
+                        ServerBusy, ServerError, StreamError)
 from lib.hosts import HostError
+from lib.images import SUGGESTED as VISION_MODELS
 from lib.models import ReadOnlyMode
+from lib.ollama_facts import CAPABILITIES, DEFAULT_PORT, DEFAULT_URL, SMALL_MODELS_WITH, parse_model_name
+
+# Small models of the Ollama library that have each capability (their library pages' tags), for
+# "which models can". Capabilities without an entry get no suggestion.
+CAPABLE_MODELS = {**SMALL_MODELS_WITH, "vision": VISION_MODELS}
 
 
 @dataclass(frozen=True)
@@ -53,9 +60,20 @@ def diagnose(error: Exception, url: str = "") -> Diagnosis:
     if isinstance(error, ModelNotFound):
         return Diagnosis("model_not_found", detail, ("ollama list", f"ollama pull {error.model}"),
                          {**values, "model": error.model})
+    if isinstance(error, CapabilityMissing):
+        return _capability(error, detail, values)
     if isinstance(error, OutOfMemory):
         return Diagnosis("out_of_memory", detail, ("free -h", "ollama ps", "ollama pull gemma3:1b"),
                          values)
+    if isinstance(error, ServerBusy):
+        return Diagnosis("busy", detail, ("ollama ps", "OLLAMA_NUM_PARALLEL=2 OLLAMA_MAX_QUEUE=1024 ollama serve"),
+                         values)
+    if isinstance(error, Forbidden):
+        return Diagnosis("forbidden", detail, (f"curl -i {url or DEFAULT_URL}/api/version",
+                                               f"OLLAMA_HOST=0.0.0.0:{DEFAULT_PORT} ollama serve",
+                                               'OLLAMA_ORIGINS="http://my-dashboard:8501" ollama serve'), values)
+    if isinstance(error, InputTooLong):
+        return Diagnosis("input_too_long", detail, (), values)
     if isinstance(error, StreamError):
         return Diagnosis("stream_error", detail, ("ollama ps",), values)
     if isinstance(error, MalformedResponse):
@@ -65,3 +83,16 @@ def diagnose(error: Exception, url: str = "") -> Diagnosis:
     if isinstance(error, OllamaError):
         return Diagnosis("unknown", detail, (), values)
     raise TypeError(f"not a client error: {error!r}")
+
+
+def _capability(error: CapabilityMissing, detail: str, values: dict) -> Diagnosis:
+    """What the model cannot do, and small models that can (the first missing capability: the
+    server's message, in the details, lists them all)."""
+    capability = error.capabilities[0]
+    name = parse_model_name(error.model)
+    model = name.display() if name is not None else error.model  # without registry.ollama.ai/library/
+    models = CAPABLE_MODELS.get(capability, ())
+    commands = (f"ollama show {model}", *(f"ollama pull {m}" for m in models[:1]))
+    kind = f"capability_{capability}" if capability in CAPABILITIES else "capability"  # one text each
+    return Diagnosis(kind, detail, commands, {**values, "model": model, "capability": capability,
+                                              "models": ", ".join(models)})

@@ -20,12 +20,85 @@ BUILTIN_HOST = "127.0.0.1"  # the built-in server's: next to Ollama's port, so b
 BUILTIN_PORT = 11435
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})  # names of this machine
 
+# A server bound to loopback answers 403 to any other Host (DNS-rebinding protection; server/routes.go
+# allowedHostsMiddleware): an IP that is loopback, private or unspecified, the machine's hostname, or
+# a name under one of these top-level domains is local.
+LOCAL_TLDS = ("localhost", "local", "internal")
+# Browser origins allowed besides OLLAMA_ORIGINS (envconfig.AllowedOrigins): these hosts with http or
+# https on any port, and these app schemes; anything else gets 403. "*" in OLLAMA_ORIGINS allows all.
+ORIGIN_HOSTS = ("localhost", "127.0.0.1", "0.0.0.0")
+ORIGIN_SCHEMES = ("app", "file", "tauri", "vscode-webview", "vscode-file")
+# CORS preflights (OPTIONS) are answered 204 with these (gin-contrib/cors DefaultConfig, routes.go).
+CORS_ALLOW_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+CORS_ALLOW_HEADERS = (
+    "Authorization", "Content-Type", "User-Agent", "Accept", "X-Requested-With", "x-stainless-lang",
+    "x-stainless-package-version", "x-stainless-os", "x-stainless-arch", "x-stainless-retry-count",
+    "x-stainless-runtime", "x-stainless-runtime-version", "x-stainless-async", "x-stainless-helper-method",
+    "x-stainless-poll-helper", "x-stainless-custom-poll-interval", "x-stainless-timeout")
+CORS_MAX_AGE = 12 * 3600  # seconds
+
+
+def allowed_origins(env_value: str | None) -> tuple[str, ...]:
+    """OLLAMA_ORIGINS (comma-separated, surrounding quotes and spaces dropped) plus Ollama's defaults."""
+    extra = (env_value or "").strip().strip("\"'")
+    origins = [o.strip() for o in extra.split(",") if o.strip()] if extra else []
+    for host in ORIGIN_HOSTS:
+        origins += [f"http://{host}", f"https://{host}", f"http://{host}:*", f"https://{host}:*"]
+    return tuple(origins + [f"{scheme}://*" for scheme in ORIGIN_SCHEMES])
+
+
+def origin_allowed(origin: str, patterns: tuple[str, ...]) -> bool:
+    """gin-contrib/cors: an exact match, or a pattern with one `*` (prefix and suffix must match)."""
+    for pattern in patterns:
+        if pattern == "*" or pattern == origin:
+            return True
+        if "*" in pattern:
+            prefix, _, suffix = pattern.partition("*")
+            if len(origin) >= len(prefix) + len(suffix) and origin.startswith(prefix) and origin.endswith(suffix):
+                return True
+    return False
+
+
+def host_is_local(host: str) -> bool:
+    """Ollama's allowedHostsMiddleware for a Host header without its port (`[::1]` brackets dropped)."""
+    import ipaddress
+    import socket
+
+    host = host.strip("[]").lower()
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if ip is not None:
+        ip = getattr(ip, "ipv4_mapped", None) or ip
+        return ip.is_loopback or ip.is_private or ip.is_unspecified
+    if host in ("", "localhost") or host == socket.gethostname().lower():
+        return True
+    return any(host.endswith("." + tld) for tld in LOCAL_TLDS)
+
+
+# --- the server's queue ----------------------------------------------------------------------------
+
+DEFAULT_MAX_QUEUE = 512  # OLLAMA_MAX_QUEUE: requests that may wait; past it, 503 with BUSY_MESSAGE
+DEFAULT_NUM_PARALLEL = 1  # OLLAMA_NUM_PARALLEL: requests each loaded model runs at once
+BUSY_MESSAGE = "server busy, please try again.  maximum pending requests exceeded"
+
 # --- chat, capabilities, metrics -------------------------------------------------------------------
 
 ROLES = ("system", "user", "assistant", "tool")
 # /api/show `capabilities` (types/model/capability.go). "image" is image generation: the error
 # for a model without it says `does not support image generation`.
 CAPABILITIES = ("completion", "vision", "tools", "insert", "embedding", "thinking", "audio", "image")
+# How errors name a missing capability (`... does not support tools`, `"m" does not support chat`)
+# -> its /api/show name.
+CAPABILITY_IN_ERRORS = {"completion": "completion", "generate": "completion", "chat": "completion",
+                        "tools": "tools", "insert": "insert", "vision": "vision", "audio": "audio",
+                        "embedding": "embedding", "embeddings": "embedding", "thinking": "thinking",
+                        "image generation": "image"}
+# Small models of today's Ollama library with each capability (their library pages' tags): what
+# to pull to try it. Vision has its own list, with what each model is good at (lib/images.py).
+SMALL_MODELS_WITH = {"tools": ("qwen3:0.6b", "qwen3:1.7b"), "thinking": ("qwen3:0.6b", "deepseek-r1:1.5b"),
+                     "embedding": ("embeddinggemma", "all-minilm"), "completion": ("gemma3:270m", "qwen3:0.6b")}
 # The final chunk's metrics (api.Metrics), in the order Ollama writes them; durations in integer ns.
 METRICS = ("total_duration", "load_duration", "prompt_eval_count", "prompt_eval_duration", "eval_count",
            "eval_duration")
