@@ -3,16 +3,19 @@ the window of turns on screen, export and import.
 
 Two modes, as in the course: `chat` sends the whole history to /api/chat each turn; `generate`
 sends one prompt to /api/generate, optionally with the previous answer's `context` tokens (the
-course's conversational memory). Pure logic; pages/chat.py lays it out.
+course's conversational memory). Today's API adds, in both modes: a thinking model's reasoning,
+kept apart from the answer (lib/thinking.py), and structured outputs (lib/structured.py). Pure
+logic; pages/chat.py lays it out.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from lib import options as option_reference
+from lib import options as option_reference, structured, thinking
 from lib.client import Exchange, OllamaClient, OllamaError, Stream
 from lib.generation import Generation
 from lib.i18n import Refusal
@@ -37,6 +40,10 @@ class Turn:
     metrics: Generation | None = None
     context: list[int] | None = None  # generate mode: the tokens to carry to the next prompt
     exchange: Exchange | None = field(default=None, repr=False)  # for "Show the HTTP"
+    thinking: str = ""  # a thinking model's reasoning, kept apart from the answer (`content`)
+    think: bool | str | None = None  # the `think` the answer was asked with (None: not sent)
+    format: str | dict | None = None  # the `format` it was asked with: "json" or a JSON Schema
+    compares: bool = False  # the question before it asked again with another `think`, to compare
 
 
 @dataclass(frozen=True)
@@ -47,13 +54,14 @@ class Settings:
     mode: str = "chat"  # "chat" (/api/chat) or "generate" (/api/generate)
     system: str = ""
     options: dict = field(default_factory=dict)
-    json_format: bool = False
+    format: str | dict | None = None  # "json" or a JSON Schema (lib/structured.py)
     keep_alive: int | str | None = None
     carry_context: bool = True  # generate mode: send the previous answer's `context`
+    think: bool | str | None = None  # None: not sent (only thinking models get it: lib/thinking.py)
 
     def send(self, client: OllamaClient, turns: list[Turn], stream: bool) -> Stream | dict:
-        common = {"options": self.options or None, "format": "json" if self.json_format else None,
-                  "keep_alive": self.keep_alive}
+        common = {"options": self.options or None, "format": self.format, "keep_alive": self.keep_alive,
+                  "think": self.think}
         if self.mode == "chat":
             return client.chat(self.model, chat_messages(self.system, turns), stream=stream, **common)
         return client.generate(self.model, stream=stream,
@@ -61,10 +69,11 @@ class Settings:
 
 
 def chat_messages(system: str, turns: list[Turn]) -> list[dict]:
-    """The whole history as /api/chat wants it (failed answers with no text are left out)."""
+    """The whole history as /api/chat wants it. Left out: failed answers with no text, answers
+    asked again only to compare, and earlier reasoning (today's thinking templates drop it)."""
     messages = [{"role": "system", "content": system}] if system.strip() else []
     for turn in turns:
-        if turn.role == "assistant" and not turn.content:
+        if turn.role == "assistant" and (not turn.content or turn.compares):
             continue
         messages.append({"role": turn.role, "content": turn.content})
     return messages
@@ -77,7 +86,8 @@ def generate_fields(system: str, turns: list[Turn], carry_context: bool) -> dict
     if system.strip():
         fields["system"] = system
     if carry_context:
-        previous = next((t.context for t in reversed(turns) if t.role == "assistant" and t.context), None)
+        previous = next((t.context for t in reversed(turns)
+                         if t.role == "assistant" and t.context and not t.compares), None)
         if previous:
             fields["context"] = previous
     return fields
@@ -93,15 +103,32 @@ def without_last_answer(turns: list[Turn]) -> list[Turn]:
     return [] if last_user is None else turns[: last_user + 1]
 
 
+def same_question(turns: list[Turn], index: int) -> list[Turn]:
+    """The answers to the question `turns[index]` answers: the first and those asked to compare."""
+    start = index
+    while turns[start].compares and start > 0 and turns[start - 1].role == "assistant":
+        start -= 1
+    end = index
+    while end + 1 < len(turns) and turns[end + 1].role == "assistant" and turns[end + 1].compares:
+        end += 1
+    return turns[start:end + 1]
+
+
+def _text(value) -> str:
+    """A text field of a server's answer ("" for anything that is not a string)."""
+    return value if isinstance(value, str) else ""
+
+
 # ------------------------------------------------------------------------- the live answer
 class Answer:
     """One answer, from the request to its final state in `turn` (done, failed or stopped).
 
-    The run that sent it shows `texts()` and calls `Conversation.finish` however that run ends.
-    Streamlit 1.67 starts the next script run before the old one has stopped, so the old run cannot
-    be the one that records an answer cut short by Stop (or any click): the next run settles it
-    (`Conversation.settle`), closing the stream and keeping what had arrived. Whichever of the
-    runs ends the answer first writes its outcome; the other leaves it alone.
+    The run that sent it shows `pieces()` (reasoning and answer) and calls `Conversation.finish`
+    however that run ends. Streamlit 1.67 starts the next script run before the old one has
+    stopped, so the old run cannot be the one that records an answer cut short by Stop (or any
+    click): the next run settles it (`Conversation.settle`), closing the stream and keeping what
+    had arrived, reasoning and answer. Whichever of the runs ends the answer first writes its
+    outcome; the other leaves it alone.
     """
 
     def __init__(self, conversation: Conversation, turn: Turn, stream: Stream | None = None):
@@ -117,48 +144,73 @@ class Answer:
             first, self._ended = not self._ended, True
         return first
 
-    def texts(self) -> Iterator[str]:
-        """The text as it arrives (for ui.stream_model_text); not streamed, the whole text at once."""
+    def pieces(self) -> Iterator[tuple[str, str]]:
+        """("thinking", text) and ("content", text) as they arrive, for the page to draw; not
+        streamed, the whole reasoning and answer at once."""
         if self.stream is None:
-            if self.turn.content:
-                yield self.turn.content
+            for kind, text in (("thinking", self.turn.thinking), ("content", self.turn.content)):
+                if text:
+                    yield kind, text
             return
         try:
-            yield from self.stream.texts()
+            yield from self.stream.pieces()
         except OllamaError as error:
             self.fail(error)
             return
         if self._end():  # not when Stop settled it meanwhile: the stream ended because it was closed
-            self.turn.content = self.stream.text
+            self._keep_arrived()
             self._record(self.stream.final, self.stream.exchange)
+
+    def texts(self) -> Iterator[str]:
+        """Only the answer's text as it arrives."""
+        return (text for kind, text in self.pieces() if kind == "content")
 
     def complete(self, final: dict, exchange: Exchange | None) -> None:
         """A whole (not streamed) answer."""
         if self._end():
             message = final.get("message")
-            self.turn.content = final.get("response") or (
-                message.get("content") if isinstance(message, dict) else None) or ""
+            message = message if isinstance(message, dict) else {}
+            self.turn.content = _text(final.get("response")) or _text(message.get("content"))
+            self.turn.thinking = _text(final.get("thinking")) or _text(message.get("thinking"))
             self._record(final, exchange)
+
+    def _keep_arrived(self) -> None:
+        self.turn.content, self.turn.thinking = self.stream.text, self.stream.thinking
 
     def _record(self, final: dict | None, exchange: Exchange | None) -> None:
         context = (final or {}).get("context")
-        self.turn.metrics = Generation.from_final(final, first_token_s=exchange.first_byte_s if exchange else None,
-                                                  wall_s=exchange.elapsed_s if exchange else None)
+        self.turn.metrics = Generation.from_final(final, wall_s=exchange.elapsed_s if exchange else None,
+                                                  **self._measured(exchange))
         self.turn.context = context if isinstance(context, list) else None
         self.turn.exchange = exchange
         self.conversation.changed()
+
+    def _measured(self, exchange: Exchange | None) -> dict:
+        """The dashboard's own timings. Streamed: when the reasoning and the answer began, and the
+        reasoning's span (its first piece to the answer's first, or to the end) and chunk count.
+        Not streamed, everything arrives at once: only when the body came."""
+        if self.stream is None:
+            return {"first_token_s": exchange.first_byte_s if exchange else None}
+        stream = self.stream
+        reasoning_s = None
+        if stream.first_thinking_s is not None:
+            until = stream.first_text_s if stream.first_text_s is not None else stream.exchange.elapsed_s
+            reasoning_s = max(0.0, (until or 0.0) - stream.first_thinking_s)
+        return {"first_token_s": stream.first_text_s, "first_thinking_s": stream.first_thinking_s,
+                "thinking_s": reasoning_s, "thinking_tokens": len(stream.thinking_parts)}
 
     def fail(self, error: OllamaError) -> None:
         """What had arrived is kept with the error; the page explains the error once."""
         if self._end():
             if self.stream is not None:
-                self.turn.content = self.stream.text
+                self._keep_arrived()
             self.turn.error, self.turn.exchange = error.message, error.exchange
             self.conversation.error = error
             self.conversation.changed()
 
     def settle(self) -> None:
-        """End an answer its run could not finish: close the stream, keep what arrived as stopped."""
+        """End an answer its run could not finish: close the stream, keep what arrived (reasoning
+        and answer) as stopped."""
         if self.stream is None:
             return
         # Claimed before closing: closing ends the reading run's loop, which would claim it as done.
@@ -167,7 +219,8 @@ class Answer:
             self.turn.stopped = True
         self.stream.close()  # the server sees the connection close and stops generating
         if settling:
-            self.turn.content, self.turn.exchange = self.stream.text, self.stream.exchange
+            self._keep_arrived()
+            self.turn.exchange = self.stream.exchange
             self.conversation.changed()
 
     @property
@@ -186,12 +239,19 @@ class Conversation:
     shown: int | None = WINDOW  # how many of the latest turns are drawn; None: all of them
     id: str = field(default_factory=new_id)  # what it is saved under (lib/persistence.py)
     revision: int = 0  # counts the changes of its turns: the page saves it when this moves
+    again_with: dict | None = None  # "compare": the last question asked again with these settings
 
     # -- what the student does
     def ask(self, question: str) -> None:
         self.turns.append(Turn("user", question))
-        self.pending = True
+        self.pending, self.again_with = True, None
         self.changed()
+
+    def compare(self, think: bool | str) -> None:
+        """The last question asked again with another `think`, from the same history, its answer
+        drawn after the first with both answers' numbers side by side: what thinking costs."""
+        if self.turns and self.turns[-1].role == "assistant":
+            self.pending, self.again_with = True, {"think": think}
 
     def load_example(self) -> None:
         self.replace(course_example())
@@ -199,13 +259,13 @@ class Conversation:
 
     def regenerate(self) -> None:
         self.turns = without_last_answer(self.turns)
-        self.pending = bool(self.turns)
+        self.pending, self.again_with = bool(self.turns), None
         self.changed()
 
     def replace(self, turns: list[Turn], conversation_id: str | None = None) -> None:
         """Another conversation (a new one, imported, the course example, reopened from the list),
         drawn from its end. The one it replaces keeps its own id, hence its place in the list."""
-        self.turns, self.pending, self.shown = list(turns), False, WINDOW
+        self.turns, self.pending, self.shown, self.again_with = list(turns), False, WINDOW, None
         self.id = conversation_id or new_id()
         self.changed()
 
@@ -213,16 +273,20 @@ class Conversation:
         self.revision += 1
 
     def waiting_question(self) -> bool:
-        return self.pending and bool(self.turns) and self.turns[-1].role == "user"
+        return self.pending and bool(self.turns) and (self.turns[-1].role == "user" or self.again_with is not None)
 
     # -- the answer
     def answer(self, client: OllamaClient, settings: Settings, stream: bool) -> Answer:
-        """Send the history for the last question. Streamed, the text arrives through the answer's
-        `texts()`; not streamed, it has arrived when this returns. A failure ends up on the turn."""
-        self.pending = False
-        answer = Answer(self, Turn("assistant", ""))
+        """Send the history for the last question (for a compare, the same history again with its
+        settings). Streamed, the reasoning and the text arrive through the answer's `pieces()`; not
+        streamed, they have arrived when this returns. A failure ends up on the turn."""
+        self.pending, again, self.again_with = False, self.again_with, None
+        history = without_last_answer(self.turns) if again else self.turns
+        settings = dataclasses.replace(settings, **again) if again else settings
+        answer = Answer(self, Turn("assistant", "", think=settings.think, format=settings.format,
+                                   compares=again is not None))
         try:
-            sent = settings.send(client, self.turns, stream)
+            sent = settings.send(client, history, stream)
         except OllamaError as error:
             self.turns.append(answer.turn)
             answer.fail(error)
@@ -269,6 +333,14 @@ class Conversation:
 def as_message(turn: Turn, context: bool = False) -> dict:
     """A turn as a file holds it (an export; with `context`, what lib/persistence.py keeps)."""
     message = {"role": turn.role, "content": turn.content}
+    if turn.thinking:  # Ollama's own field for an assistant message's reasoning
+        message["thinking"] = turn.thinking
+    if turn.think is not None:
+        message["think"] = turn.think
+    if turn.format is not None:
+        message["format"] = turn.format
+    if turn.compares:
+        message["compares"] = True
     if turn.stopped:
         message["stopped"] = True
     if turn.error:
@@ -295,7 +367,14 @@ def export_markdown(settings: Settings, turns: list[Turn], labels: dict) -> str:
     if settings.system.strip():
         lines.append(f"- **{labels['system']}**: {settings.system}")
     for turn in turns:
-        lines += ["", f"## {labels.get(turn.role, turn.role)}", "", turn.content]
+        lines += ["", f"## {labels.get(turn.role, turn.role)}", ""]
+        if turn.compares:
+            lines += [f"_{labels['compares']}_", ""]
+        if turn.think is not None:
+            lines += [f"`think`: `{thinking.shown(turn.think)}`", ""]
+        if turn.thinking:  # quoted, above the answer, as the page shows it
+            lines += [f"**{labels['reasoning']}**", "", *(f"> {line}" for line in turn.thinking.splitlines()), ""]
+        lines.append(turn.content)
         if turn.stopped:
             lines += ["", f"_{labels['stopped']}_"]
         if turn.error:
@@ -318,6 +397,8 @@ class ImportRefused(Refusal):
 
 # Types as JSON names them, shown in the refusal: the course teaches JSON.
 _STRING, _BOOLEAN, _TOKENS = "`string`", "`true` / `false`", "`array` of integers"
+_THINK = '`true` / `false` / `"low"` / `"medium"` / `"high"`'
+_FORMAT = '`"json"` or a valid JSON Schema object'
 
 
 def _is_tokens(value) -> bool:
@@ -330,16 +411,23 @@ def as_turn(message, number: int, context: bool = False) -> Turn:
     if not isinstance(message, dict) or message.get("role") not in ROLES \
             or not isinstance(message.get("content"), str):
         raise ImportRefused("chat.import.bad_message", number=number)
-    for name, kind, expected in (("stopped", bool, _BOOLEAN), ("error", str, _STRING)):
+    for name, kind, expected in (("stopped", bool, _BOOLEAN), ("error", str, _STRING),
+                                 ("thinking", str, _STRING), ("compares", bool, _BOOLEAN)):
         if message.get(name) is not None and not isinstance(message[name], kind):
             raise ImportRefused("chat.import.bad_message_field", number=number, field=name, expected=expected)
+    if not thinking.valid(message.get("think")):
+        raise ImportRefused("chat.import.bad_message_field", number=number, field="think", expected=_THINK)
+    if message.get("format") is not None and not structured.valid_format(message["format"]):
+        raise ImportRefused("chat.import.bad_message_field", number=number, field="format", expected=_FORMAT)
     tokens = message.get("context") if context else None
     if tokens is not None and not _is_tokens(tokens):
         raise ImportRefused("chat.import.bad_message_field", number=number, field="context", expected=_TOKENS)
     metrics = message.get("metrics")
     return Turn(message["role"], message["content"], stopped=bool(message.get("stopped")),
                 error=message.get("error") or None, context=tokens or None,
-                metrics=Generation.from_dict(metrics) if isinstance(metrics, dict) else None)
+                metrics=Generation.from_dict(metrics) if isinstance(metrics, dict) else None,
+                thinking=message.get("thinking") or "", think=message.get("think"),
+                format=message.get("format"), compares=bool(message.get("compares")))
 
 
 def import_json(data: bytes) -> Imported:
@@ -378,8 +466,9 @@ def import_json(data: bytes) -> Imported:
 
 # ---------------------------------------------------------------------------- persistence
 def saved_form(conversation: Conversation) -> dict:
-    """What lib/persistence.py keeps of a conversation: every turn with its numbers and whether it
-    was stopped or failed, and generate mode's `context`. Not the recorded HTTP calls ("Show the
+    """What lib/persistence.py keeps of a conversation: every turn with its numbers, its reasoning,
+    the `think` and `format` it was asked with, whether it was stopped, failed or asked again to
+    compare, and generate mode's `context`. Not the recorded HTTP calls ("Show the
     HTTP"): they hold the whole history again per answer, and a reload may do without them."""
     return {"format": EXPORT_FORMAT, "version": 1,
             "messages": [as_message(turn, context=True) for turn in list(conversation.turns)]}

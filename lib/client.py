@@ -223,7 +223,10 @@ class Exchange:
 class Stream:
     """An NDJSON response read lazily. Iterate for the chunks; `final` is the `done` chunk.
 
-    The text accumulated so far (`text`) survives an error, so a page never loses a partial answer.
+    Two texts accumulate as they arrive, each surviving an error so a page never loses a partial
+    answer: the answer (`text`: `message.content` in chat, `response` in generate) and a thinking
+    model's reasoning (`thinking`: `message.thinking` / `thinking`), which today's Ollama streams
+    before the answer. Each has the client-measured time of its first piece, from the request.
     """
 
     def __init__(self, response: requests.Response, exchange: Exchange, chat: bool = False):
@@ -231,6 +234,9 @@ class Stream:
         self.exchange = exchange
         self._chat = chat  # the text is in message.content (chat), else in response (generate)
         self.parts: list[str] = []
+        self.thinking_parts: list[str] = []  # one per chunk that carried reasoning
+        self.first_text_s: float | None = None  # request sent -> first answer piece
+        self.first_thinking_s: float | None = None  # request sent -> first reasoning piece
         self.final: dict | None = None
         self.stopped = False
         self._yielded = 0
@@ -239,18 +245,23 @@ class Stream:
     def text(self) -> str:
         return "".join(self.parts)
 
+    @property
+    def thinking(self) -> str:
+        return "".join(self.thinking_parts)
+
     def __iter__(self) -> Iterator[dict]:
-        # The hot loop of every generation: plain locals and no calls per line beyond json.loads,
-        # so reading a stream costs about what `iter_lines` + `json.loads` costs (make bench).
-        exchange, parts, chat = self.exchange, self.parts, self._chat
+        # The hot loop of every generation: plain locals and no calls per line beyond json.loads
+        # and dict lookups, so reading a stream costs about what `iter_lines` + `json.loads` costs
+        # (make bench). A first piece's time is taken once, when its list is still empty.
+        exchange, parts, thoughts, chat = self.exchange, self.parts, self.thinking_parts, self._chat
         head, tail = exchange.lines, exchange.tail
         head_room = RECORDED_LINES - tail.maxlen - len(head)
         count, pending = 0, b""
-        loads = json.loads
+        loads, clock, t0 = json.loads, time.perf_counter, exchange.t0
         try:
             blocks = self._response.iter_content(chunk_size=65536)
             first = next(blocks, b"")
-            exchange.first_byte_s = time.perf_counter() - exchange.t0
+            exchange.first_byte_s = clock() - t0
             for block in itertools.chain((first,), blocks):
                 if pending:
                     block = pending + block
@@ -275,10 +286,17 @@ class Stream:
                         raise server_error(str(chunk["error"]), exchange.status or 200, exchange,
                                            in_stream=True)
                     if chat:
-                        text = (chunk.get("message") or _NO_MESSAGE).get("content")
+                        message = chunk.get("message") or _NO_MESSAGE
+                        text, thought = message.get("content"), message.get("thinking")
                     else:
-                        text = chunk.get("response")
+                        text, thought = chunk.get("response"), chunk.get("thinking")
+                    if thought:
+                        if not thoughts:
+                            self.first_thinking_s = clock() - t0
+                        thoughts.append(thought)
                     if text:
+                        if not parts:
+                            self.first_text_s = clock() - t0
                         parts.append(text)
                     if chunk.get("done"):
                         self.final = chunk
@@ -295,15 +313,28 @@ class Stream:
             raise
         finally:
             exchange.line_count += count
-            exchange.elapsed_s = time.perf_counter() - exchange.t0
+            exchange.elapsed_s = clock() - t0
             self._response.close()
 
     def texts(self) -> Iterator[str]:
-        """Only the text pieces: what `st.write_stream` wants."""
+        """Only the answer's text pieces: what a page draws as the answer arrives."""
         for _ in self:
             if len(self.parts) > self._yielded:
                 self._yielded += 1
                 yield self.parts[-1]
+
+    def pieces(self) -> Iterator[tuple[str, str]]:
+        """Reasoning and answer pieces in the order they arrive: ("thinking", text) or
+        ("content", text). A chunk carrying both gives its reasoning first."""
+        thoughts, parts = self.thinking_parts, self.parts
+        thought_count = text_count = 0
+        for _ in self:
+            if len(thoughts) > thought_count:
+                thought_count += 1
+                yield "thinking", thoughts[-1]
+            if len(parts) > text_count:
+                text_count += 1
+                yield "content", parts[-1]
 
     def close(self) -> None:
         """Stop reading: the server sees the connection close and stops generating.

@@ -44,12 +44,21 @@ class Generation:
     eval_s: float | None = None
     total_s: float | None = None
     done_reason: str | None = None
-    first_token_s: float | None = None  # measured by the dashboard: request sent -> first line
+    first_token_s: float | None = None  # measured by the dashboard: request sent -> the answer's first
+    # text (the chat; pages that do not split reasoning from answer measure the first line)
     wall_s: float | None = None  # measured by the dashboard: total plus HTTP and queueing
+    # A thinking model's reasoning, measured by the dashboard: Ollama's eval_count counts reasoning
+    # and answer tokens together, and its durations do not split them.
+    first_thinking_s: float | None = None  # request sent -> first reasoning piece
+    thinking_s: float | None = None  # first reasoning piece -> first answer piece (or the end)
+    thinking_tokens: int | None = None  # chunks that carried reasoning: about one token each
 
     @classmethod
     def from_final(cls, final: dict | None, first_token_s: float | None = None,
-                   wall_s: float | None = None) -> "Generation":
+                   wall_s: float | None = None, first_thinking_s: float | None = None,
+                   thinking_s: float | None = None, thinking_tokens: int | None = None) -> "Generation":
+        """`first_token_s` and `wall_s` (and the reasoning's figures) are the dashboard's own
+        measures; everything else is read from the final chunk."""
         final = final if isinstance(final, dict) else {}
         reason = final.get("done_reason")
         return cls(prompt_tokens=_count(final.get("prompt_eval_count")),
@@ -59,14 +68,15 @@ class Generation:
                    eval_s=_seconds(final.get("eval_duration")),
                    total_s=_seconds(final.get("total_duration")),
                    done_reason=reason if isinstance(reason, str) else None,
-                   first_token_s=first_token_s, wall_s=wall_s)
+                   first_token_s=first_token_s, wall_s=wall_s, first_thinking_s=first_thinking_s,
+                   thinking_s=thinking_s, thinking_tokens=thinking_tokens)
 
     @classmethod
     def from_dict(cls, value) -> "Generation":
         """From `as_dict()` output (an export), keeping only numbers where numbers belong."""
         value = value if isinstance(value, dict) else {}
         numbers = {f.name: _number(value.get(f.name)) for f in fields(cls) if f.name != "done_reason"}
-        for name in ("prompt_tokens", "output_tokens"):
+        for name in ("prompt_tokens", "output_tokens", "thinking_tokens"):
             numbers[name] = _count(numbers[name])
         reason = value.get("done_reason")
         return cls(**numbers, done_reason=reason if isinstance(reason, str) else None)
@@ -81,6 +91,13 @@ class Generation:
     @property
     def prompt_tokens_per_second(self) -> float | None:
         return _speed(self.prompt_tokens, self.prompt_eval_s)
+
+    @property
+    def answer_tokens(self) -> int | None:
+        """eval_count less the reasoning chunks counted: the answer's share, approximately."""
+        if self.output_tokens is None or self.thinking_tokens is None:
+            return None
+        return max(0, self.output_tokens - self.thinking_tokens)
 
     @property
     def other_s(self) -> float | None:

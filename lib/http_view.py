@@ -70,7 +70,7 @@ def python_code(exchange: Exchange, note: Note | None = None) -> str:
     lines = ["import json" if exchange.streamed else None, "import requests", "",
              f"response = requests.{method}(", f'    "{exchange.url}",']
     if exchange.body is not None:
-        body = json.dumps(shorten_images(exchange.body, note), indent=4, ensure_ascii=False)
+        body = python_literal(shorten_images(exchange.body, note))
         lines.append("    json=" + body.replace("\n", "\n    ") + ",")
     if exchange.streamed:
         lines += ["    stream=True,", ")", "response.raise_for_status()",
@@ -79,7 +79,10 @@ def python_code(exchange: Exchange, note: Note | None = None) -> str:
                   '    if "error" in chunk:',
                   '        raise RuntimeError(chunk["error"])']
         text_field = _text_field(exchange.path)
-        if text_field:
+        if text_field and _thinks(exchange):  # the reasoning streams first, in its own field
+            lines += [f"    print({_thinking_field(exchange.path)}, end=\"\", flush=True)  # reasoning",
+                      f"    print({text_field}, end=\"\", flush=True)  # answer"]
+        elif text_field:
             lines.append(f"    print({text_field}, end=\"\", flush=True)")
         else:
             lines.append("    print(chunk)")
@@ -90,9 +93,36 @@ def python_code(exchange: Exchange, note: Note | None = None) -> str:
     return "\n".join(line for line in lines if line is not None)
 
 
+def python_literal(value, depth: int = 0) -> str:
+    """A JSON value as Python source, laid out like `json.dumps(indent=4)`: JSON's `true`, `false`
+    and `null` are Python's True, False and None (every request carries `"stream": true`), and
+    JSON's string escapes are valid in Python strings."""
+    pad, end = "    " * (depth + 1), "    " * depth
+    if isinstance(value, dict) and value:
+        items = (f"{pad}{json.dumps(str(k), ensure_ascii=False)}: {python_literal(v, depth + 1)}" for k, v in value.items())
+        return "{\n" + ",\n".join(items) + f"\n{end}}}"
+    if isinstance(value, list) and value:
+        return "[\n" + ",\n".join(pad + python_literal(v, depth + 1) for v in value) + f"\n{end}]"
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _text_field(path: str) -> str | None:
     return {"/api/generate": 'chunk.get("response", "")',
             "/api/chat": 'chunk.get("message", {}).get("content", "")'}.get(path)
+
+
+def _thinking_field(path: str) -> str:
+    return 'chunk.get("message", {}).get("thinking", "")' if path == "/api/chat" else 'chunk.get("thinking", "")'
+
+
+def _thinks(exchange: Exchange) -> bool:
+    """A call to a thinking model: `think` sent (other than false), or reasoning in the response."""
+    body = exchange.body if isinstance(exchange.body, dict) else {}
+    if body.get("think") not in (None, False):
+        return True
+    return any(b'"thinking"' in line for line in exchange.lines)
 
 
 def response_text(exchange: Exchange, note: Note, collapse_after: int = 20) -> tuple[str, int]:
@@ -145,7 +175,16 @@ class Field:
     meaning_key: str  # i18n key of the explanation
 
 
-ORDER = ("model", "created_at", "done", "done_reason", "response", "message", *METRICS, "context")
+ORDER = ("model", "created_at", "done", "done_reason", "response", "thinking", "message", *METRICS, "context")
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _short_json(value) -> str:
+    raw = json.dumps(value, ensure_ascii=False)
+    return raw if len(raw) < 80 else raw[:77] + "…"
 
 
 def explain_final(chunk: dict | None, note: Note) -> list[Field]:
@@ -162,14 +201,15 @@ def explain_final(chunk: dict | None, note: Note) -> list[Field]:
         elif name == "context" and isinstance(value, list):
             readable = note("tokens", len(value))
         elif name == "message" and isinstance(value, dict):
-            readable = f'{value.get("role", "")}: {note("chars", len(value.get("content") or ""))}'
-        elif name == "response":
-            readable = note("chars", len(value or ""))
+            readable = f'{value.get("role", "")}: {note("chars", len(_text(value.get("content"))))}'
+        elif name in ("response", "thinking"):
+            readable = note("chars", len(_text(value)))
         else:
             readable = str(value)
-        raw = json.dumps(value, ensure_ascii=False)
-        fields.append(Field(name, raw if len(raw) < 80 else raw[:77] + "…", readable,
-                            f"field.{name}"))
+        fields.append(Field(name, _short_json(value), readable, f"field.{name}"))
+        if name == "message" and isinstance(value, dict) and "thinking" in value:
+            fields.append(Field("message.thinking", _short_json(value["thinking"]),
+                                note("chars", len(_text(value["thinking"]))), "field.message.thinking"))
     done = Generation.from_final(chunk)
     for name, speed, source in (("tokens_per_second", done.tokens_per_second, "eval_count / eval_duration"),
                                 ("prompt_tokens_per_second", done.prompt_tokens_per_second,

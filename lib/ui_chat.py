@@ -2,7 +2,14 @@
 pages/chat.py.
 
 A long conversation stays fast: only the latest turns are drawn (older ones on request), each
-answer's "Show the HTTP" is built only while open, and the exports are made only when clicked.
+answer's "Show the HTTP" and reasoning are built only while open, and the exports are made only
+when clicked.
+
+Today's API: a thinking model's reasoning streams into its own block above the answer, with the
+`think` control only for models whose /api/show capabilities include `thinking`, and a "compare"
+that asks the same question again with the opposite `think`; `format` takes "json" or a JSON
+Schema from an editor, checked before sending, and the answer is shown as a table or with what did
+not match.
 
 A conversation is saved (lib/persistence.py, through lib/ui_persistence.py) whenever its turns or
 its settings change, but never while an answer streams: after the question, after the answer
@@ -11,11 +18,13 @@ the one used last, with its settings; the others can be reopened from the list.
 """
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 import streamlit as st
 
-from lib import chat, persistence, ui, ui_persistence
+from lib import chat, persistence, structured, thinking, ui, ui_persistence
+from lib.client import OllamaError
 from lib.formatting import age_parts
 from lib.generation import Generation
 from lib.safe_text import model_markdown
@@ -24,19 +33,81 @@ from lib.ui import t
 KEY = "chat.conversation"
 SAVED_KEY = "chat.saved"  # (conversation id, revision, settings) as last written
 # The settings saved with a conversation: the widgets' keys (chat.setting.<name>) and their types.
-SETTINGS = {"model": str, "mode": str, "stream": bool, "system": str, "json": bool, "keep_alive": str,
-            "carry": bool, "stop": str, "advanced": str,
+SETTINGS = {"model": str, "mode": str, "stream": bool, "system": str, "format": str, "schema": str, "think": str,
+            "keep_alive": str, "carry": bool, "stop": str, "advanced": str,
             **{name: (low, high) for name, low, high, _ in ui.COMMON_OPTIONS}}
+CHOICES = {"mode": ("chat", "generate"), "format": ("none", "json", "schema"), "think": tuple(thinking.SENT)}
+FORMATS = {"none": None, "json": "json"}  # "schema": the editor's text
+REASONING_ICON = ":material/psychology:"
 
 
 def _shown(value: float | int | None, pattern: str = "{:.2f}") -> str:
     return "—" if value is None else pattern.format(value)
 
 
-def metrics_caption(metrics: Generation) -> str:
-    return t("chat.metrics", prompt=_shown(metrics.prompt_tokens, "{}"), output=_shown(metrics.output_tokens, "{}"),
-             speed=_shown(metrics.tokens_per_second, "{:.1f}"), first=_shown(metrics.first_token_s),
-             load=_shown(metrics.load_s), wall=_shown(metrics.wall_s))
+def metrics_caption(turn: chat.Turn) -> str:
+    """The answer's numbers. A thinking model's split Ollama's eval_count (reasoning and answer
+    together) with the reasoning chunks the dashboard counted, and time the reasoning apart."""
+    metrics = turn.metrics
+    common = {"prompt": _shown(metrics.prompt_tokens, "{}"), "output": _shown(metrics.output_tokens, "{}"),
+              "speed": _shown(metrics.tokens_per_second, "{:.1f}"), "first": _shown(metrics.first_token_s),
+              "load": _shown(metrics.load_s), "wall": _shown(metrics.wall_s)}
+    if not (turn.thinking or metrics.thinking_tokens):
+        return t("chat.metrics", **common)
+    return t("chat.metrics_thinking", **common, reasoning=_shown(metrics.thinking_tokens, "{}"),
+             answer=_shown(metrics.answer_tokens, "{}"), first_thinking=_shown(metrics.first_thinking_s),
+             thinking=_shown(metrics.thinking_s))
+
+
+def _reasoning(turn: chat.Turn, number: int) -> None:
+    """The reasoning above the answer, built only while open (it can be thousands of words)."""
+    metrics = turn.metrics
+    if metrics and metrics.thinking_tokens is not None:
+        label = t("chat.reasoning.measured", tokens=metrics.thinking_tokens, seconds=_shown(metrics.thinking_s, "{:.1f}"))
+    else:
+        label = t("chat.reasoning.unmeasured")
+    panel = st.expander(label, icon=REASONING_ICON, key=f"chat.reasoning.{number}.open", on_change="rerun")
+    if panel.open:
+        with panel:
+            st.markdown(model_markdown(turn.thinking))
+            st.caption(t("chat.reasoning.where"))
+
+
+def _structured(turn: chat.Turn) -> None:
+    """A finished answer asked with `format`: the data as a table, or what is wrong with it."""
+    checked = structured.check(turn.content, turn.format)
+    if checked.not_json is not None:
+        st.warning(ui.t_escaped("chat.structured.not_json", error=checked.not_json), icon=":material/data_object:")
+        return
+    if checked.problems:
+        listed = "\n".join(ui.t_escaped("chat.structured.problem", path=p.path, message=p.message)
+                           for p in checked.problems)
+        st.warning(t("chat.structured.mismatch", count=len(checked.problems)) + "\n\n" + listed,
+                   icon=":material/rule:")
+    else:
+        st.caption(t("chat.structured.valid" if isinstance(turn.format, dict) else "chat.structured.json"))
+    rows = structured.rows(checked.value)
+    if rows is None:
+        st.json(checked.value, expanded=True)
+    elif rows:
+        st.dataframe({t("chat.structured.field"): [name for name, _ in rows],
+                      t("chat.structured.value"): [value for _, value in rows]}, hide_index=True)
+
+
+def _comparison(answers: list[chat.Turn]) -> None:
+    """The same question's answers side by side: what thinking costs, measured."""
+    table = []
+    for turn in answers:
+        metrics = turn.metrics or Generation()
+        table.append({"think": thinking.shown(turn.think) or t("chat.compare.not_sent"),
+                      t("chat.compare.reasoning_tokens"): _shown(metrics.thinking_tokens, "{}"),
+                      "eval_count": _shown(metrics.output_tokens, "{}"),
+                      t("chat.compare.reasoning_s"): _shown(metrics.thinking_s, "{:.1f}"),
+                      t("chat.compare.first_answer_s"): _shown(metrics.first_token_s),
+                      t("chat.compare.total_s"): _shown(metrics.wall_s, "{:.1f}"),
+                      "tokens/s": _shown(metrics.tokens_per_second, "{:.1f}")})
+    st.table(table, hide_index=True)  # the dashboard's own numbers and labels: nothing from the model
+    st.caption(t("chat.compare.how"))
 
 
 def history(conversation: chat.Conversation) -> None:
@@ -52,13 +123,24 @@ def history(conversation: chat.Conversation) -> None:
     for number in range(first, len(turns)):
         turn = turns[number]
         with st.chat_message(turn.role):
+            if turn.compares:
+                st.caption(t("chat.compare.again", think=thinking.shown(turn.think) or t("chat.compare.not_sent")))
+            if turn.thinking:
+                _reasoning(turn, number)
             st.markdown(model_markdown(turn.content))  # formatting kept; images and HTML as text
             if turn.stopped:
                 st.caption(t("chat.stopped"))
             if turn.error:
                 st.caption(t("chat.failed"))
+            if turn.thinking and not turn.content:
+                length = turn.metrics is not None and turn.metrics.done_reason == "length"
+                st.caption(t("chat.reasoning.only") + (" " + t("chat.reasoning.length") if length else ""))
             if turn.metrics:
-                st.caption(metrics_caption(turn.metrics))
+                st.caption(metrics_caption(turn))
+            if turn.format is not None and turn.content and not (turn.stopped or turn.error):
+                _structured(turn)
+            if turn.compares and (number + 1 == len(turns) or not turns[number + 1].compares):
+                _comparison(chat.same_question(turns, number))
             if turn.exchange is not None:  # keyed by the turn's place: a panel stays open as turns come
                 ui.show_http(turn.exchange, key=f"chat.http.{number}")
 
@@ -66,13 +148,102 @@ def history(conversation: chat.Conversation) -> None:
 def export_buttons(json_column, markdown_column, settings: chat.Settings, turns: list[chat.Turn]) -> None:
     """JSON and Markdown of the whole conversation, made when clicked (a long chat is megabytes)."""
     labels = {k: t(f"chat.md.{k}") for k in ("title", "model", "options", "system", "user", "assistant",
-                                              "stopped", "error")}
+                                              "stopped", "error", "reasoning", "compares")}
     json_column.download_button(t("chat.export_json"), lambda: chat.export_json(settings, turns), "chat.json",
                                 mime="application/json", icon=":material/download:", disabled=not turns,
                                 on_click="ignore", key="chat.export_json")
     markdown_column.download_button(t("chat.export_md"), lambda: chat.export_markdown(settings, turns, labels),
                                     "chat.md", mime="text/markdown", icon=":material/description:",
                                     disabled=not turns, on_click="ignore", key="chat.export_md")
+
+
+# ------------------------------------------------------------------------------ today's API
+def model_thinking(model: str | None) -> tuple[tuple[str, ...] | None, bool]:
+    """The `think` choices of the chosen model (None: it does not think, or its capabilities could
+    not be read: no control, nothing sent) and whether it takes only levels (gpt-oss)."""
+    if not model:
+        return None, False
+    try:
+        listed = next((m for m in ui.installed_tags()[0].get("models") or [] if m.get("name") == model), {})
+        show, _ = ui.model_show(model, listed.get("digest") or "")
+    except OllamaError:
+        return None, False
+    details = show.get("details") if isinstance(show.get("details"), dict) else {}
+    family = details.get("family") if isinstance(details.get("family"), str) else None
+    return thinking.choices(show.get("capabilities"), model, family), thinking.levels_only(model, family)
+
+
+def think_control(column, choices: tuple[str, ...] | None, levels: bool) -> bool | str | None:
+    """The `think` to send: a control only for a thinking model; None (not sent) for any other."""
+    if choices is None:
+        return None
+    key = ui.setting("chat", "think", "default")
+    if st.session_state.get(key) not in choices:  # another model, which takes other values
+        st.session_state[key] = "default"
+    choice = column.selectbox("think", choices, key=key, format_func=ui.labels("chat.think."),
+                              help=t("chat.think_help_levels" if levels else "chat.think_help"))
+    return thinking.SENT[choice]
+
+
+def _load_schema(name: str) -> None:
+    st.session_state["chat.setting.schema"] = structured.ready_text(ui.lang(), name)
+
+
+def format_controls(column) -> tuple[str | dict | None, structured.SchemaRefused | None]:
+    """`format`: nothing, "json", or a JSON Schema from the editor (three ready ones to start
+    from), checked before anything is sent: (what to send, why it cannot be sent)."""
+    choice = column.selectbox("format", CHOICES["format"], key=ui.setting("chat", "format", "none"),
+                              format_func=ui.labels("chat.format."), help=t("chat.format_help"))
+    if choice != "schema":
+        return FORMATS[choice], None
+    key = ui.setting("chat", "schema", structured.ready_text(ui.lang(), "country"))
+    ready = st.columns(4, vertical_alignment="center")
+    ready[0].caption(t("chat.schema.ready"))
+    for place, name in zip(ready[1:], structured.READY_NAMES):
+        place.button(t(f"chat.schema.ready.{name}"), key=f"chat.schema.load.{name}", on_click=_load_schema,
+                     args=(name,), width="stretch")
+    text = st.text_area(t("chat.schema"), key=key, height=220, help=t("chat.schema_help"))
+    try:
+        return structured.parse_schema(text), None
+    except structured.SchemaRefused as refused:
+        return None, refused
+
+
+def compare_button(conversation: chat.Conversation, choices: tuple[str, ...] | None, levels: bool) -> None:
+    """Under the last answer of a thinking model: the same question again with the opposite
+    `think`, both answers' numbers side by side."""
+    turns = conversation.turns
+    if choices is None or not turns or turns[-1].role != "assistant" or conversation.waiting_question():
+        return
+    other = thinking.opposite(turns[-1].think, levels)
+    st.button(t("chat.compare", think=thinking.shown(other)), key="chat.compare", on_click=conversation.compare,
+              args=(other,), icon=":material/compare_arrows:", help=t("chat.compare_help"))
+
+
+def stream_answer(live: chat.Answer, every_s: float = 0.05) -> None:
+    """The reasoning, in its own block, and the answer below it, drawn as they arrive: each
+    redrawn whole through model_markdown at most every `every_s` seconds (ui.stream_model_text
+    does this for one text; a thinking model streams two, in turn or interleaved)."""
+    reasoning_slot, status_slot, answer_slot = st.empty(), st.empty(), st.empty()
+    thought, said, drawn_at, box = [], [], 0.0, None
+
+    def draw() -> None:
+        nonlocal box
+        if thought:
+            if box is None:
+                box = reasoning_slot.expander(t("chat.reasoning"), expanded=True, icon=REASONING_ICON).empty()
+            box.markdown(model_markdown("".join(thought)))
+            status_slot.caption(t("chat.reasoning.live" if not said else "chat.reasoning.live_done",
+                                  tokens=len(thought)))
+        if said:
+            answer_slot.markdown(model_markdown("".join(said)))
+
+    for kind, text in live.pieces():
+        (thought if kind == "thinking" else said).append(text)
+        if time.monotonic() - drawn_at >= every_s:
+            draw()
+            drawn_at = time.monotonic()
+    draw()
 
 
 # ------------------------------------------------------------------------------ saved conversations
@@ -97,7 +268,7 @@ def _valid(name: str, value) -> bool:
     kind = SETTINGS[name]
     if isinstance(kind, tuple):  # a number within the input's bounds
         return not isinstance(value, bool) and isinstance(value, (int, float)) and kind[0] <= value <= kind[1]
-    return isinstance(value, kind) and (name != "mode" or value in ("chat", "generate"))
+    return isinstance(value, kind) and (name not in CHOICES or value in CHOICES[name])
 
 
 def _open(current: chat.Conversation, saved: persistence.Conversation) -> None:

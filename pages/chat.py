@@ -1,5 +1,6 @@
 """3. Chat playground: /api/chat and /api/generate, streamed or whole, system prompt, options, history,
-saved conversations (a reload brings them back)."""
+saved conversations (a reload brings them back); a thinking model's reasoning and `think`, `format` as
+JSON or a JSON Schema."""
 import contextlib
 import json
 
@@ -21,11 +22,13 @@ conversation.settle()
 names = ui.installed_model_names("chat.tags")
 if st.session_state.get("chat.setting.model") not in names:
     st.session_state.pop("chat.setting.model", None)  # another server, or the model was deleted
-top = st.columns([3, 2, 2], vertical_alignment="bottom")
+top = st.columns([3, 3, 2, 2], vertical_alignment="bottom")
 model = top[0].selectbox(t("chat.model"), names, key="chat.setting.model", placeholder=t("chat.no_models"))
 mode = top[1].radio(t("chat.mode"), ["chat", "generate"], key="chat.setting.mode", horizontal=True,
                     format_func=ui.labels("chat.mode."))
 streaming = top[2].toggle(t("chat.stream"), key=ui.setting("chat", "stream", True), help=t("chat.stream_help"))
+think_choices, think_levels = ui_chat.model_thinking(model)  # /api/show capabilities: "thinking"?
+think = ui_chat.think_control(top[3], think_choices, think_levels)
 if not names:
     st.page_link("pages/models.py", label=t("chat.go_models"), icon=":material/inventory_2:")
 
@@ -34,7 +37,7 @@ with st.expander(t("chat.settings"), icon=":material/tune:"):
                           placeholder=t("chat.system_placeholder"), help=t("chat.system_help"))
     chosen_options, option_problems = ui.option_inputs("chat")
     row = st.columns(3)
-    as_json = row[0].toggle(t("chat.format_json"), key="chat.setting.json", help=t("chat.format_json_help"))
+    answer_format, schema_refused = ui_chat.format_controls(row[0])
     keep_alive_text = row[1].text_input("keep_alive", key="chat.setting.keep_alive", placeholder="5m",
                                         help=t("chat.keep_alive_help"))
     carry = row[2].toggle(t("chat.carry_context"), key=ui.setting("chat", "carry", True),
@@ -45,7 +48,10 @@ except ValueError:
     st.warning(t("chat.keep_alive_invalid", value=keep_alive_text), icon=":material/warning:")
     option_problems = [*option_problems, "keep_alive"]
     keep_alive = None
-settings = chat.Settings(model, mode, system or "", chosen_options, as_json, keep_alive, carry)
+if schema_refused:
+    st.error(ui.t_escaped(schema_refused.key, **schema_refused.values), icon=":material/data_object:")
+    option_problems = [*option_problems, "format"]
+settings = chat.Settings(model, mode, system or "", chosen_options, answer_format, keep_alive, carry, think)
 
 
 # ------------------------------------------------------------------------------ actions
@@ -88,6 +94,7 @@ if prompt := st.chat_input(t("chat.input"), disabled=not model):
 ui_chat.save(conversation)  # the question, a settled answer, an import, the settings: never mid-answer
 ui_persistence.notice("chat")
 ui_chat.history(conversation)
+ui_chat.compare_button(conversation, think_choices, think_levels)
 if error := conversation.take_error():
     ui.show_error(error, key="chat.error")
     if isinstance(error, ModelNotFound):
@@ -104,7 +111,7 @@ def answer() -> None:
         with contextlib.nullcontext() if streaming else st.spinner(t("chat.waiting")):
             live = conversation.answer(client, settings, stream=streaming)
         try:
-            ui.stream_model_text(live.texts())
+            ui_chat.stream_answer(live)  # a thinking model's reasoning above the answer
         finally:
             conversation.finish(live)  # cut short by another page: what arrived is kept as stopped
             ui_chat.save(conversation)

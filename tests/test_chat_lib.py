@@ -155,9 +155,10 @@ def test_a_streamed_answer_keeps_its_text_numbers_and_http(fake_ollama):
     assert conversation.live is None and (turn.role, turn.content, turn.stopped, turn.error) == \
         ("assistant", RECORDED_ANSWER, False, None)
     assert turn.metrics == Generation.from_final(json.loads(fixture_lines("chat-stream")[-1]),
-                                                 first_token_s=turn.exchange.first_byte_s,
-                                                 wall_s=turn.exchange.elapsed_s)
-    assert turn.metrics.output_tokens == 39 and turn.metrics.first_token_s > 0
+                                                 first_token_s=answer.stream.first_text_s,
+                                                 wall_s=turn.exchange.elapsed_s, thinking_tokens=0)
+    assert turn.metrics.output_tokens == 39 and turn.metrics.first_token_s >= turn.exchange.first_byte_s > 0
+    assert (turn.thinking, turn.metrics.first_thinking_s, turn.metrics.thinking_s) == ("", None, None)
     assert turn.exchange.body["messages"] == [{"role": "user", "content": "¿porqué el cielo es azúl?"}]
     assert not answer.stopped and conversation.take_error() is None
 
@@ -269,7 +270,7 @@ def test_a_refused_request_leaves_a_failed_turn(fake_ollama):
 
 def test_settings_are_sent_as_ollama_reads_them(fake_ollama):
     settings = chat.Settings("gemma:2b", system="Responde en una frase.", options={"temperature": 0.0},
-                             json_format=True, keep_alive="10m")
+                             format="json", keep_alive="10m")
     conversation = asked("hola")
     "".join(conversation.answer(OllamaClient(fake_ollama.url), settings, stream=True).texts())
     assert fake_ollama.bodies("/api/chat") == [{
@@ -398,3 +399,182 @@ def test_the_saved_form_keeps_the_context_an_export_leaves_out():
     assert saved["messages"][1]["context"] == [1, 2]
     assert chat.from_saved_form(saved)[1].context == [1, 2]
     assert "context" not in json.loads(chat.export_json(chat.Settings("gemma:2b"), conversation.turns))["messages"][1]
+
+
+# ------------------------------------------------------------------------------ thinking models (today's API)
+REASONING = ("Okay, the user is asking for the capital of Spain. I know that the capital of Spain is Madrid. Let me "
+             "make sure there's no confusion with other cities like Barcelona. No, it's definitely Madrid. I should "
+             "answer in Spanish, briefly.\n")
+MADRID = "La capital de España es **Madrid**."
+
+
+def thinking_answer(fake_ollama, settings=None, lines=None, delay=0.0, stream=True):
+    fake_ollama.stream("POST", "/api/chat", lines or fixture_lines("today-chat-think"), delay=delay)
+    conversation = asked("¿Cuál es la capital de España?")
+    answer = conversation.answer(OllamaClient(fake_ollama.url), settings or chat.Settings("qwen3:0.6b"), stream=stream)
+    return conversation, answer
+
+
+def test_a_thinking_answer_keeps_its_reasoning_apart_with_its_own_numbers(fake_ollama):
+    conversation, answer = thinking_answer(fake_ollama)
+    pieces = list(answer.pieces())
+    assert [k for k, _ in pieces] == ["thinking"] * 51 + ["content"] * 9
+    conversation.finish(answer)
+    turn, metrics = conversation.turns[-1], conversation.turns[-1].metrics
+    assert (turn.thinking, turn.content) == (REASONING, MADRID)
+    assert metrics.output_tokens == 64 and metrics.thinking_tokens == 51 and metrics.answer_tokens == 13
+    # client-measured: first reasoning piece, then the first answer piece; the reasoning between them
+    assert 0 < metrics.first_thinking_s <= metrics.first_token_s <= metrics.wall_s
+    assert metrics.thinking_s == pytest.approx(metrics.first_token_s - metrics.first_thinking_s)
+    assert "think" not in turn.exchange.body  # absent: the model thinks (Ollama's default)
+
+
+def test_think_and_a_schema_are_sent_in_both_modes(fake_ollama):
+    schema = {"type": "object", "properties": {"pais": {"type": "string"}}, "required": ["pais"]}
+    client = OllamaClient(fake_ollama.url)
+    for mode, path in (("chat", "/api/chat"), ("generate", "/api/generate")):
+        conversation = asked("Háblame de Perú")
+        settings = chat.Settings("qwen3:0.6b", mode=mode, format=schema, think=False)
+        "".join(conversation.answer(client, settings, stream=True).texts())
+        body = fake_ollama.bodies(path)[-1]
+        assert body["think"] is False and body["format"] == schema
+        assert (conversation.turns[-1].think, conversation.turns[-1].format) == (False, schema)
+    conversation = asked("hola")
+    "".join(conversation.answer(client, chat.Settings("gemma:2b", think=None), stream=True).texts())
+    assert "think" not in fake_ollama.bodies("/api/chat")[-1] and "format" not in fake_ollama.bodies("/api/chat")[-1]
+
+
+def test_stop_while_it_reasons_keeps_the_reasoning(fake_ollama):
+    conversation, answer = thinking_answer(fake_ollama, delay=0.05)
+    shown = []
+
+    def old_run():
+        shown.extend(answer.pieces())
+        conversation.finish(answer)
+
+    reader = threading.Thread(target=old_run)
+    reader.start()
+    assert poll(lambda: len(shown) >= 4)
+    conversation.settle()  # Stop: the new run, first thing
+    reader.join(timeout=5)
+    turn = conversation.turns[-1]
+    assert not reader.is_alive() and turn.stopped and turn.content == "" and turn.error is None
+    assert turn.thinking == "".join(text for _, text in shown) and REASONING.startswith(turn.thinking)
+    assert len(turn.thinking) >= len("Okay, the user") and turn.thinking != REASONING
+    assert poll(lambda: "client closed" in fake_ollama.stream_endings)
+
+
+def test_stop_after_the_answer_began_keeps_both(fake_ollama):
+    conversation, answer = thinking_answer(fake_ollama)
+    pieces = answer.pieces()
+    for _ in range(53):  # all the reasoning and two pieces of the answer
+        next(pieces)
+    conversation.settle()
+    turn = conversation.turns[-1]
+    assert (turn.thinking, turn.content, turn.stopped) == (REASONING, "La capital", True)
+
+
+def test_an_answer_that_ends_while_reasoning_is_kept_as_such(fake_ollama):
+    final = json.loads(fixture_lines("today-chat-think")[-1]) | {"done_reason": "length", "eval_count": 20}
+    conversation, answer = thinking_answer(fake_ollama, lines=fixture_lines("today-chat-think")[:20] + [json.dumps(final)])
+    assert list(answer.texts()) == []  # no answer text at all
+    conversation.finish(answer)
+    turn = conversation.turns[-1]
+    assert turn.content == "" and turn.thinking.startswith("Okay, the user") and not turn.stopped
+    assert turn.metrics.done_reason == "length" and turn.metrics.thinking_tokens == 20
+    assert turn.metrics.first_token_s is None and turn.metrics.thinking_s > 0  # reasoned until the end
+    assert chat.chat_messages("", conversation.turns) == [{"role": "user", "content": "¿Cuál es la capital de España?"}]
+
+
+def test_an_error_while_reasoning_keeps_the_reasoning(fake_ollama):
+    lines = fixture_lines("today-chat-think")[:10] + ['{"error":"llama runner process has terminated: exit status 2"}']
+    conversation, answer = thinking_answer(fake_ollama, lines=lines)
+    list(answer.pieces())
+    conversation.finish(answer)
+    turn = conversation.turns[-1]
+    assert turn.thinking == "Okay, the user is asking for the capital of" and "terminated" in turn.error
+    assert conversation.take_error() is not None
+
+
+def test_a_whole_thinking_answer_carries_its_reasoning(fake_ollama):
+    final = json.loads(fixture_lines("today-chat-think")[-1])
+    final["message"] = {"role": "assistant", "content": MADRID, "thinking": REASONING}
+    fake_ollama.reply("POST", "/api/chat", body=final)
+    conversation = asked("¿Cuál es la capital de España?")
+    answer = conversation.answer(OllamaClient(fake_ollama.url), chat.Settings("qwen3:0.6b"), stream=False)
+    assert list(answer.pieces()) == [("thinking", REASONING), ("content", MADRID)]
+    turn = conversation.turns[-1]
+    assert (turn.thinking, turn.content) == (REASONING, MADRID)
+    assert turn.metrics.thinking_tokens is None and turn.metrics.output_tokens == 64  # arrived whole: not counted
+
+
+def test_compare_asks_the_same_question_again_with_the_opposite_think(fake_ollama):
+    conversation, answer = thinking_answer(fake_ollama)
+    list(answer.pieces())
+    conversation.finish(answer)
+    fake_ollama.stream("POST", "/api/chat", fixture_lines("today-chat-schema"))
+    conversation.compare(False)
+    assert conversation.waiting_question()
+    again = conversation.answer(OllamaClient(fake_ollama.url), chat.Settings("qwen3:0.6b"), stream=True)
+    list(again.pieces())
+    conversation.finish(again)
+    first, second = fake_ollama.bodies("/api/chat")
+    assert second["messages"] == first["messages"] == [{"role": "user", "content": "¿Cuál es la capital de España?"}]
+    assert "think" not in first and second["think"] is False
+    turns = conversation.turns
+    assert [(t.role, t.compares, t.think) for t in turns] == [("user", False, None), ("assistant", False, None),
+                                                              ("assistant", True, False)]
+    assert chat.same_question(turns, 2) == turns[1:] and chat.same_question(turns, 1) == turns[1:]
+    assert turns[2].metrics.thinking_tokens == 0 and turns[1].metrics.thinking_tokens == 51
+    conversation.ask("¿Y de Francia?")  # the history goes on with the first answer only
+    assert chat.chat_messages("", conversation.turns) == [
+        {"role": "user", "content": "¿Cuál es la capital de España?"}, {"role": "assistant", "content": MADRID},
+        {"role": "user", "content": "¿Y de Francia?"}]
+    assert not conversation.again_with and chat.same_question(conversation.turns, 1) == turns[1:3]
+
+
+def test_regenerate_forgets_a_pending_compare():
+    conversation = chat.Conversation([chat.Turn("user", "hola"), chat.Turn("assistant", "hola")])
+    conversation.compare(True)
+    conversation.regenerate()
+    assert conversation.again_with is None and conversation.waiting_question()
+
+
+def test_reasoning_think_format_and_compare_survive_export_import_and_saving():
+    schema = {"type": "object", "properties": {"pais": {"type": "string"}}}
+    turns = [chat.Turn("user", "¿Capital de España?"),
+             chat.Turn("assistant", MADRID, thinking=REASONING, think="high", format=schema,
+                       metrics=Generation(output_tokens=64, thinking_tokens=51, thinking_s=1.6, first_thinking_s=0.15)),
+             chat.Turn("assistant", "Madrid", think=False, format="json", compares=True)]
+    text = chat.export_json(chat.Settings("gpt-oss:20b"), turns)
+    exported = json.loads(text)["messages"]
+    assert exported[1]["thinking"] == REASONING and exported[1]["think"] == "high" and exported[1]["format"] == schema
+    assert exported[2]["compares"] is True and exported[2]["think"] is False and "thinking" not in exported[2]
+    for back in (chat.import_json(text.encode()).turns,
+                 chat.from_saved_form(chat.saved_form(chat.Conversation(turns)))):
+        assert [(t.thinking, t.think, t.format, t.compares, t.metrics) for t in back] == \
+            [(t.thinking, t.think, t.format, t.compares, t.metrics) for t in turns]
+
+
+def test_the_markdown_transcript_keeps_the_reasoning_above_the_answer():
+    labels = {"title": "Conversation", "model": "Model", "options": "Options", "system": "System", "user": "User",
+              "assistant": "Assistant", "stopped": "(stopped)", "error": "Error", "reasoning": "Reasoning",
+              "compares": "(asked again, to compare)"}
+    turns = [chat.Turn("user", "¿Capital?"), chat.Turn("assistant", MADRID, thinking="Pienso.\nMadrid."),
+             chat.Turn("assistant", "Madrid", think=False, compares=True)]
+    text = chat.export_markdown(chat.Settings("qwen3:0.6b"), turns, labels)
+    assert f"## Assistant\n\n**Reasoning**\n\n> Pienso.\n> Madrid.\n\n{MADRID}" in text
+    assert "## Assistant\n\n_(asked again, to compare)_\n\n`think`: `false`\n\nMadrid" in text
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("thinking", ["x"], "`string`"), ("compares", "yes", "`true` / `false`"),
+    ("think", "very", '`true` / `false` / `"low"` / `"medium"` / `"high"`'), ("think", 1, None),
+    ("format", "xml", None), ("format", {"type": "objeto"}, None), ("format", ["json"], None),
+])
+def test_imported_reasoning_fields_are_checked(field, value, expected):
+    body = {"messages": [{"role": "assistant", "content": "x", field: value}]}
+    with pytest.raises(chat.ImportRefused) as refused:
+        chat.import_json(json.dumps(body).encode())
+    assert refused.value.key == "chat.import.bad_message_field" and refused.value.values["field"] == field
+    assert expected is None or refused.value.values["expected"] == expected

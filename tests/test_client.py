@@ -337,3 +337,81 @@ def test_concurrent_streams_do_not_mix(fake_ollama):
     for t in threads:
         t.join()
     assert results["a"].text == results["b"].text and results["a"].final["eval_count"] == 24
+
+
+# ------------------------------------------------------------------------------ thinking models (today's API)
+THINKING = ("Okay, the user is asking for the capital of Spain. I know that the capital of Spain is Madrid. Let me "
+            "make sure there's no confusion with other cities like Barcelona. No, it's definitely Madrid. I should "
+            "answer in Spanish, briefly.\n")
+ANSWER = "La capital de España es **Madrid**."
+
+
+def chunk(thinking: str = "", content: str = "", done: bool = False) -> str:
+    message = {"role": "assistant", "content": content, **({"thinking": thinking} if thinking else {})}
+    return json.dumps({"model": "qwen3:0.6b", "created_at": "2026-08-14T10:21:03.662447Z", "message": message,
+                       "done": done})
+
+
+@pytest.mark.parametrize("path", ["/api/chat", "/api/generate"])
+def test_reasoning_and_answer_accumulate_apart(client, fake_ollama, path):
+    """Today's stream: reasoning chunks first, then the answer, each with its first piece's time."""
+    fake_ollama.stream("POST", path, fixture_lines("today-chat-think" if path == "/api/chat" else "today-generate-think"))
+    if path == "/api/chat":
+        stream = client.chat("qwen3:0.6b", [{"role": "user", "content": "¿Cuál es la capital de España?"}])
+    else:
+        stream = client.generate("qwen3:0.6b", "¿Cuál es la capital de España?")
+    pieces = list(stream.pieces())
+    assert [kind for kind, _ in pieces] == ["thinking"] * 51 + ["content"] * 9
+    assert stream.thinking == THINKING and stream.text == ANSWER and len(stream.thinking_parts) == 51
+    assert 0 < stream.first_thinking_s <= stream.first_text_s <= stream.exchange.elapsed_s
+    assert stream.final["eval_count"] == 64  # reasoning and answer together, and the think tags
+
+
+def test_interleaved_reasoning_and_answer_keep_their_order(client, fake_ollama):
+    """A chunk may carry both fields, and reasoning may come back after the answer began."""
+    fake_ollama.stream("POST", "/api/chat", [chunk("Pienso"), chunk(content="Lima"), chunk(" más", " es"),
+                                             chunk(content=" la capital"), chunk(" y fin"), chunk(done=True)])
+    stream = client.chat("qwen3:0.6b", [])
+    assert list(stream.pieces()) == [("thinking", "Pienso"), ("content", "Lima"), ("thinking", " más"),
+                                     ("content", " es"), ("content", " la capital"), ("thinking", " y fin")]
+    assert (stream.thinking, stream.text) == ("Pienso más y fin", "Lima es la capital")
+
+
+def test_texts_are_only_the_answer(client, fake_ollama):
+    fake_ollama.stream("POST", "/api/chat", fixture_lines("today-chat-think"))
+    stream = client.chat("qwen3:0.6b", [])
+    assert "".join(stream.texts()) == ANSWER and stream.thinking == THINKING
+
+
+def test_a_stream_that_ends_while_reasoning_has_no_answer(client, fake_ollama):
+    """num_predict reached during the reasoning: done, with reasoning and no answer at all."""
+    final = json.loads(fixture_lines("today-chat-think")[-1]) | {"done_reason": "length", "eval_count": 20}
+    fake_ollama.stream("POST", "/api/chat", fixture_lines("today-chat-think")[:20] + [json.dumps(final)])
+    stream = client.chat("qwen3:0.6b", [])
+    assert [kind for kind, _ in stream.pieces()] == ["thinking"] * 20
+    assert stream.text == "" and stream.first_text_s is None and stream.thinking.startswith("Okay, the user")
+    assert stream.final["done_reason"] == "length"
+
+
+def test_closing_while_it_reasons_keeps_the_reasoning(client, fake_ollama):
+    """Stop from another thread during the reasoning: what arrived stays, no error."""
+    fake_ollama.stream("POST", "/api/chat", fixture_lines("today-chat-think"), delay=0.05)
+    stream = client.chat("qwen3:0.6b", [])
+    seen, errors = [], []
+
+    def read():
+        try:
+            seen.extend(stream.pieces())
+        except BaseException as error:  # noqa: BLE001 - the test asserts there is none
+            errors.append(error)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    deadline = time.monotonic() + 5
+    while len(stream.thinking_parts) < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stream.close()
+    reader.join(timeout=5)
+    assert not reader.is_alive() and errors == [] and stream.stopped
+    assert 5 <= len(stream.thinking_parts) < 51 and stream.text == "" and stream.final is None
+    assert "".join(text for _, text in seen) == stream.thinking and THINKING.startswith(stream.thinking)

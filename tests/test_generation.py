@@ -44,3 +44,21 @@ def test_an_export_round_trip_keeps_numbers_and_refuses_anything_else():
     hostile = Generation.from_dict({"prompt_tokens": 1, "output_tokens": "many", "wall_s": {"x": 1}})
     assert (hostile.prompt_tokens, hostile.output_tokens, hostile.wall_s) == (1, None, None)
     assert Generation.from_dict(["not", "a", "dict"]) == Generation()
+
+
+def test_a_thinking_answer_keeps_the_dashboards_measures_of_its_reasoning():
+    final = final_of("today-chat-think")
+    done = Generation.from_final(final, first_token_s=1.9, wall_s=2.2, first_thinking_s=0.15, thinking_s=1.75,
+                                 thinking_tokens=51)
+    assert done.output_tokens == 64 and done.thinking_tokens == 51 and done.answer_tokens == 13
+    assert done.tokens_per_second == pytest.approx(64 / (final["eval_duration"] / 1e9))  # both, as Ollama counts
+    assert Generation.from_dict(json.loads(json.dumps(done.as_dict()))) == done
+    assert Generation.from_final(final).answer_tokens is None  # nothing counted: nothing claimed
+
+
+def test_imported_reasoning_measures_keep_only_numbers():
+    hostile = Generation.from_dict({"thinking_tokens": "51", "thinking_s": [1], "first_thinking_s": True,
+                                    "output_tokens": 10})
+    assert (hostile.thinking_tokens, hostile.thinking_s, hostile.first_thinking_s, hostile.answer_tokens) == \
+        (None, None, None, None)
+    assert Generation.from_dict({"thinking_tokens": 12.0, "output_tokens": 10}).answer_tokens == 0  # never negative

@@ -124,3 +124,43 @@ def test_a_short_model_list_is_shown_as_received():
     call = tags_call(10)
     assert http_view.response_text(call, note)[0] == http_view.response_body(call)
     assert len(json.loads(http_view.response_text(tags_call(11), note)[0])["models"]) == 6
+
+
+def test_the_reasoning_field_is_explained():
+    whole_chat = json.loads(fixture_lines("today-chat-think")[-1])
+    whole_chat["message"] = {"role": "assistant", "content": "Madrid.", "thinking": "Okay, the user asks…"}
+    fields = {f.name: f for f in http_view.explain_final(whole_chat, note)}
+    assert fields["message.thinking"].readable == "20 chars" and fields["message.thinking"].meaning_key == "field.message.thinking"
+    assert fields["message"].readable == "assistant: 7 chars" and fields["eval_count"].value == "64"
+    whole_generate = json.loads(fixture_lines("today-generate-think")[-1]) | {"response": "Madrid.", "thinking": "Pienso"}
+    names = [f.name for f in http_view.explain_final(whole_generate, note)]
+    assert names[names.index("response") + 1] == "thinking"
+
+
+def test_python_code_for_a_thinking_stream_prints_the_reasoning_then_the_answer(fake_ollama):
+    """The code a student copies reads `message.thinking` as well: run it against the fake."""
+    fake_ollama.stream("POST", "/api/chat", fixture_lines("today-chat-think"))
+    call = Exchange("POST", fake_ollama.url, "/api/chat",
+                    {"model": "qwen3:0.6b", "messages": [{"role": "user", "content": "x"}], "think": True},
+                    200, "application/x-ndjson")
+    import sys
+    result = subprocess.run([sys.executable, "-c", http_view.python_code(call)], capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Okay, the user is asking") and result.stdout.endswith("briefly.\nLa capital de España es **Madrid**.")
+    generate = exchange(body={"model": "qwen3:0.6b", "prompt": "x"}, lines=fixture_lines("today-generate-think")[:2])
+    assert 'print(chunk.get("thinking", ""), end="", flush=True)  # reasoning' in http_view.python_code(generate)
+    plain = exchange(body={"model": "qwen3:0.6b", "prompt": "x", "think": False})
+    assert "thinking" not in http_view.python_code(plain)
+
+
+def test_the_python_code_holds_the_body_as_python():
+    """JSON's true/false/null are not Python: every recorded call carries "stream": true."""
+    body = {"model": "qwen3:0.6b", "messages": [{"role": "user", "content": "¿\"sí\"?\n\\ 🦙", "images": []}],
+            "think": False, "stream": True, "format": {"type": "object", "properties": {}}, "keep_alive": None,
+            "options": {"temperature": 0.5, "stop": ["\n"]}}
+    literal = http_view.python_literal(body)
+    assert eval(literal) == body  # noqa: S307 - our own output, tested
+    assert literal.splitlines()[:3] == ["{", '    "model": "qwen3:0.6b",', '    "messages": [']
+    call = exchange("/api/chat", body)
+    compile(http_view.python_code(call), "request.py", "exec")

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from lib import chat, persistence
 from tests.plugins.apptest import open_app, open_http, shown, texts, values
-from tests.plugins.fake_ollama import fixture_lines
+from tests.plugins.fake_ollama import TAGS, fixture_lines
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -101,6 +101,7 @@ def test_multi_turn_chat_streamed_on_the_builtin_server(monkeypatch, builtin_ser
                                       {"role": "assistant", "content": turns[1].content},
                                       {"role": "user", "content": "¿Y de dónde eres?"}]
     assert second["options"] == {"seed": 42, "num_predict": 8}
+    assert "think" not in second  # the built-in model does not think: never sent (it would be a 400)
     # the server really received the history: the second prompt is longer in tokens
     assert turns[3].metrics.prompt_tokens > turns[1].metrics.prompt_tokens
     assert turns[3].metrics.output_tokens <= 8 and turns[3].metrics.tokens_per_second > 0
@@ -189,7 +190,7 @@ def test_options_system_format_and_keep_alive_are_sent(monkeypatch, fake_ollama)
     app.text_area(key="chat.setting.system").set_value("Responde en una frase.")
     app.number_input(key="chat.setting.temperature").set_value(0.0)
     app.text_area(key="chat.setting.stop").set_value("\\n\nuser:")
-    app.toggle(key="chat.setting.json").set_value(True)
+    app.selectbox(key="chat.setting.format").set_value("json")
     app.text_input(key="chat.setting.keep_alive").set_value("10m")
     say(app, "hola")
     body = fake_ollama.bodies("/api/chat")[0]
@@ -478,3 +479,222 @@ def test_the_chosen_server_comes_back_if_still_allowed(monkeypatch, fake_ollama,
     monkeypatch.setenv("COMPANION_ALLOWED_HOSTS", fake_ollama.url)  # the dashboard now allows only this one
     limited = reload(monkeypatch, fake_ollama.url, browser_of(app))
     assert f"In use: {fake_ollama.url}" in values(limited.sidebar.caption)
+
+
+# ------------------------------------------------------------------------------ today's API: thinking, format
+def installed(name: str, family: str, size: str, digest: str) -> dict:
+    return {"name": name, "model": name, "modified_at": "2026-08-01T09:12:44.118937Z", "size": 522653767,
+            "digest": digest, "details": {"parent_model": "", "format": "gguf", "family": family, "families": [family],
+                                          "parameter_size": size, "quantization_level": "Q4_K_M"}}
+
+
+QWEN = installed("qwen3:0.6b", "qwen3", "751.63M", "7df6b6e09427a769808717c0a93cadc4ae99ed4eb8bf5ca557c90846becea435")
+GPT_OSS = installed("gpt-oss:20b", "gptoss", "20.9B", "aa4295ac10c3afb60e6d711289fc6896f5aef82258997b9efdaed6d0cc4cd8b8")
+REASONING_START = "Okay, the user is asking for the capital of Spain."
+MADRID = "La capital de España es **Madrid**."
+
+
+def thinking_server(fake, model=QWEN, capabilities=("completion", "tools", "thinking")):
+    """Today's Ollama with one thinking model (first in the list) besides the course's."""
+    fake.reply("GET", "/api/tags", body={"models": [model, *TAGS["models"]]})
+    family = model["details"]["family"]
+    fake.reply("POST", "/api/show", body={
+        "license": "Apache License 2.0", "modelfile": f"FROM {model['name']}\n",
+        "parameters": 'temperature 0.6\ntop_k 20\ntop_p 0.95\nstop "<|im_start|>"\nstop "<|im_end|>"',
+        "template": "{{- range .Messages }}...{{ end }}", "details": model["details"],
+        "model_info": {"general.architecture": family, f"{family}.context_length": 40960},
+        "capabilities": list(capabilities), "modified_at": model["modified_at"]})
+
+
+def answer_lines(content: str) -> list[str]:
+    """A streamed answer without reasoning (think: false), then the final chunk."""
+    final = json.loads(fixture_lines("today-chat-schema")[-1])
+    return [json.dumps({"model": "qwen3:0.6b", "created_at": "2026-08-14T10:21:04.1Z",
+                        "message": {"role": "assistant", "content": content}, "done": False}), json.dumps(final)]
+
+
+def reasoning_labels(app) -> list[str]:
+    return [e.label for e in app.expander if e.label.startswith(("Reasoning", "Razonamiento"))]
+
+
+def test_a_thinking_models_reasoning_is_kept_above_its_answer(monkeypatch, fake_ollama):
+    thinking_server(fake_ollama)
+    fake_ollama.stream("POST", "/api/chat", fixture_lines("today-chat-think"))
+    app = open_chat(monkeypatch, fake_ollama.url)
+    think = app.selectbox(key="chat.setting.think")
+    assert think.value == "default" and think.options == ["not sent (it thinks)", "false (no reasoning)", "true"]
+    assert "when \"think\" is not sent" in think.help
+    say(app, "¿Cuál es la capital de España?")
+    assert "think" not in fake_ollama.bodies("/api/chat")[0]  # absent: it thinks, as Ollama decides
+    assert messages(app)[1] == ("assistant", MADRID)  # the answer; the reasoning is closed above it
+    [label] = reasoning_labels(app)
+    assert label.startswith("Reasoning · ≈ 51 tokens · ") and label.endswith(" s")
+    [numbers] = [c.value for c in app.caption if "tokens in" in c.value]
+    assert "64 out (eval_count: ≈ 51 reasoning + 13 answer)" in numbers
+    assert "first reasoning token 0.0" in numbers and "first answer token 0.0" in numbers
+    assert REASONING_START not in texts(app)  # built only when opened
+    app.session_state["chat.reasoning.1.open"] = True
+    app.run()
+    assert app.chat_message[1].markdown[0].value.startswith(REASONING_START)
+    assert 'in the "thinking" field (message.thinking in /api/chat' in texts(app)
+
+
+def test_think_is_never_sent_to_a_model_that_does_not_think(monkeypatch, fake_ollama):
+    app = open_chat(monkeypatch, fake_ollama.url)  # the course's gemma:2b: capabilities ["completion"]
+    assert "chat.setting.think" not in [s.key for s in app.selectbox]
+    say(app, "hola")
+    assert "think" not in fake_ollama.bodies("/api/chat")[0] and not reasoning_labels(app)
+    assert "chat.compare" not in [b.key for b in app.button]
+
+
+def test_think_off_is_sent_as_false(monkeypatch, fake_ollama):
+    thinking_server(fake_ollama)
+    fake_ollama.stream("POST", "/api/chat", answer_lines("Madrid."))
+    app = open_chat(monkeypatch, fake_ollama.url)
+    app.selectbox(key="chat.setting.think").set_value("off")
+    say(app, "¿Capital de España?")
+    assert fake_ollama.bodies("/api/chat")[-1]["think"] is False
+    assert messages(app)[1] == ("assistant", "Madrid.") and not reasoning_labels(app)
+    assert app.button(key="chat.compare").label == "Compare: ask again with think: true"
+    open_http(app, "chat.http.1")  # Show the HTTP: the request as sent
+    assert json.loads(app.code[0].value)["think"] is False
+    assert any('"think": False,' in code.value for code in app.code)  # the Python code, as Python
+
+
+def test_a_whole_thinking_answer_shows_its_reasoning_unmeasured(monkeypatch, fake_ollama):
+    thinking_server(fake_ollama)
+    final = json.loads(fixture_lines("today-chat-think")[-1])
+    final["message"] = {"role": "assistant", "content": MADRID, "thinking": REASONING_START}
+    fake_ollama.reply("POST", "/api/chat", body=final)
+    app = open_chat(monkeypatch, fake_ollama.url)
+    app.toggle(key="chat.setting.stream").set_value(False)
+    say(app, "¿Cuál es la capital de España?")
+    assert reasoning_labels(app) == ["Reasoning (arrived whole: its tokens and time are not measured)"]
+    assert messages(app)[1] == ("assistant", MADRID)
+    assert "64 out (eval_count: ≈ — reasoning + — answer)" in texts(app)
+    open_http(app, "chat.http.1")  # its "Fields explained" tab explains the reasoning field
+    fields = next(d.value for d in app.dataframe if "Field" in d.value.columns)
+    [meaning] = fields.loc[fields["Field"] == "message.thinking", "What it means"].tolist()
+    assert meaning.startswith("A thinking model's reasoning in /api/chat (message.thinking)")
+
+
+def test_gpt_oss_takes_only_levels(monkeypatch, fake_ollama):
+    thinking_server(fake_ollama, model=GPT_OSS)
+    fake_ollama.stream("POST", "/api/chat", fixture_lines("today-chat-think"))
+    app = open_chat(monkeypatch, fake_ollama.url, "es")
+    think = app.selectbox(key="chat.setting.think")
+    assert think.options == ["sin enviar (piensa)", '"low"', '"medium"', '"high"']
+    assert "no puede apagar su razonamiento" in think.help
+    think.set_value("high")
+    say(app, "¿Cuál es la capital de España?")
+    assert fake_ollama.bodies("/api/chat")[0]["think"] == "high"
+    assert reasoning_labels(app)[0].startswith("Razonamiento · ≈ 51 tokens")
+    assert app.button(key="chat.compare").label == 'Comparar: preguntar de nuevo con think: "low"'
+
+
+def test_compare_shows_what_thinking_costs_side_by_side_and_after_a_reload(monkeypatch, fake_ollama):
+    thinking_server(fake_ollama)
+    fake_ollama.stream("POST", "/api/chat", fixture_lines("today-chat-think"))
+    app = open_chat(monkeypatch, fake_ollama.url)
+    say(app, "¿Cuál es la capital de España?")
+    fake_ollama.stream("POST", "/api/chat", answer_lines("La capital de España es Madrid."))
+    app.button(key="chat.compare").click().run()
+    first, second = fake_ollama.bodies("/api/chat")
+    assert second["think"] is False and second["messages"] == first["messages"]  # the same question, the same history
+    assert [text for _, text in messages(app)] == ["¿Cuál es la capital de España?", MADRID,
+                                                   "La capital de España es Madrid."]
+    assert "The same question asked again, with think: false, to compare." in texts(app)
+
+    def table(app):
+        [shown] = app.table
+        return shown.value[["think", "reasoning tokens ≈", "eval_count"]].values.tolist()
+
+    assert table(app) == [["not sent", "51", "64"], ["false", "0", "28"]]
+    assert app.button(key="chat.compare").label == "Compare: ask again with think: true"
+    again = reload(monkeypatch, fake_ollama.url, browser_of(app))
+    assert table(again) == [["not sent", "51", "64"], ["false", "0", "28"]]  # saved with the conversation
+    assert reasoning_labels(again)[0].startswith("Reasoning · ≈ 51 tokens")
+
+
+def test_generate_mode_streams_the_reasoning_too(monkeypatch, fake_ollama):
+    thinking_server(fake_ollama)
+    fake_ollama.stream("POST", "/api/generate", fixture_lines("today-generate-think"))
+    app = open_chat(monkeypatch, fake_ollama.url, "es")
+    app.radio(key="chat.setting.mode").set_value("generate")
+    app.selectbox(key="chat.setting.think").set_value("on")
+    say(app, "¿Cuál es la capital de España?")
+    body = fake_ollama.bodies("/api/generate")[0]
+    assert body["think"] is True and body["prompt"] == "¿Cuál es la capital de España?"
+    assert messages(app)[1] == ("assistant", MADRID) and reasoning_labels(app)[0].startswith("Razonamiento · ≈ 51 tokens")
+    assert session_turns(app)[1].context[:3] == [151644, 872, 198]
+
+
+def test_an_answer_that_ends_while_reasoning_says_so(monkeypatch, fake_ollama):
+    thinking_server(fake_ollama)
+    final = json.loads(fixture_lines("today-chat-think")[-1]) | {"done_reason": "length", "eval_count": 20}
+    fake_ollama.stream("POST", "/api/chat", fixture_lines("today-chat-think")[:20] + [json.dumps(final)])
+    app = open_chat(monkeypatch, fake_ollama.url)
+    say(app, "¿Cuál es la capital de España?")
+    assert "Only reasoning arrived: the answer ended before the model wrote its reply. The token limit " \
+           "(num_predict) was reached while it was still reasoning" in texts(app)
+    assert reasoning_labels(app)[0].startswith("Reasoning · ≈ 20 tokens")
+
+
+def choose_schema(app, text: str | None = None) -> AppTest:
+    app.selectbox(key="chat.setting.format").set_value("schema").run()
+    if text is not None:
+        app.text_area(key="chat.setting.schema").set_value(text).run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def test_a_schema_answer_is_shown_as_a_table(monkeypatch, fake_ollama):
+    fake_ollama.stream("POST", "/api/chat", fixture_lines("today-chat-schema"))
+    app = choose_schema(open_chat(monkeypatch, fake_ollama.url, "es"))
+    assert json.loads(app.text_area(key="chat.setting.schema").value)["required"] == ["pais", "capital", "poblacion"]
+    say(app, "Háblame de Perú")
+    body = fake_ollama.bodies("/api/chat")[0]
+    assert body["format"] == json.loads(app.text_area(key="chat.setting.schema").value)
+    assert "✓ JSON válido que cumple el esquema." in texts(app)
+    assert app.dataframe[0].value.values.tolist() == [["pais", "Perú"], ["capital", "Lima"], ["poblacion", "34000000"]]
+    app.button(key="chat.schema.load.recipe").click().run()  # a ready schema, in the student's language
+    assert "ingredientes" in app.text_area(key="chat.setting.schema").value
+
+
+def test_an_answer_that_does_not_match_lists_what_and_keeps_the_conversation(monkeypatch, fake_ollama):
+    fake_ollama.stream("POST", "/api/chat", answer_lines('{"country": "Peru", "population": "34 million"}'))
+    app = choose_schema(open_chat(monkeypatch, fake_ollama.url))  # English: the English field names
+    say(app, "Tell me about Peru")
+    [warning] = values(app.warning)
+    assert warning.startswith("The answer is JSON, but 2 things do not match the schema ($ is the whole answer):")
+    assert "- `$`: 'capital' is a required property" in warning
+    assert "- `$.population`: '34 million' is not of type 'integer'" in warning
+    assert messages(app)[1] == ("assistant", '{"country": "Peru", "population": "34 million"}')
+    assert app.dataframe[0].value.values.tolist() == [["country", "Peru"], ["population", "34 million"]]
+    fake_ollama.reset()
+    say(app, "Again, with the capital")  # the conversation goes on
+    assert len(fake_ollama.bodies("/api/chat")[0]["messages"]) == 3
+
+
+def test_an_answer_that_is_not_json_is_said(monkeypatch, fake_ollama):
+    fake_ollama.stream("POST", "/api/chat", answer_lines("Lima es la capital de Perú."))
+    app = open_chat(monkeypatch, fake_ollama.url, "es")
+    app.selectbox(key="chat.setting.format").set_value("json")
+    say(app, "Háblame de Perú")
+    assert fake_ollama.bodies("/api/chat")[0]["format"] == "json"
+    assert any(w.startswith("La respuesta no es JSON, así que no se puede comprobar: Expecting value")
+               for w in values(app.warning))
+
+
+@pytest.mark.parametrize("text, said", [
+    ('{"type": "objeto"}', "That is not a valid JSON Schema (at `$.type`): 'objeto' is not valid under any of the given schemas."),
+    ('{"type": "object",', "The schema is not valid JSON, so nothing will be sent: Expecting property name"),
+    ('["pais"]', 'The schema must be a JSON object ({ "type": "object", ... }): nothing will be sent.'),
+], ids=["not a schema", "not JSON", "not an object"])
+def test_a_schema_that_cannot_be_sent_is_refused_before_sending(monkeypatch, fake_ollama, text, said):
+    app = choose_schema(open_chat(monkeypatch, fake_ollama.url), text)
+    assert any(e.startswith(said) for e in values(app.error)), values(app.error)
+    say(app, "Tell me about Peru")
+    assert fake_ollama.bodies("/api/chat") == []
+    assert any("Fix the flagged options or schema before sending: nothing was sent." in e for e in values(app.error))
+    assert messages(app) == [("user", "Tell me about Peru")]  # kept, to send once the schema is fixed

@@ -67,6 +67,25 @@ def test_a_conversation_comes_back_whole(store):
     assert [(s.id, s.title, s.turns) for s in listed] == [(conversation.id, "¿porqué el cielo es azúl? 🦙 ![x](http://a/)", 4)]
 
 
+def test_a_thinking_conversation_comes_back_with_its_reasoning_and_comparison(store):
+    metrics = Generation.from_final(json.loads(fixture_lines("today-chat-think")[-1]), first_token_s=1.9, wall_s=2.2,
+                                    first_thinking_s=0.15, thinking_s=1.75, thinking_tokens=51)
+    schema = {"type": "object", "properties": {"pais": {"type": "string"}}, "required": ["pais"]}
+    conversation = chat.Conversation()
+    conversation.replace([chat.Turn("user", "¿Capital de España?"),
+                          chat.Turn("assistant", "Madrid", thinking="Okay, the user…", metrics=metrics, think=None),
+                          chat.Turn("assistant", "Madrid.", think=False, compares=True, format=schema),
+                          chat.Turn("user", "¿Y de Perú?"),
+                          chat.Turn("assistant", "", thinking="Let me think", think="high", stopped=True)])
+    settings = {"model": "qwen3:0.6b", "think": "off", "format": "schema", "schema": json.dumps(schema)}
+    assert store.save_conversation("browser-a", conversation.id, chat.saved_form(conversation), settings)
+    saved = store.conversation("browser-a")
+    back = chat.from_saved_form(saved.data)
+    fields = lambda t: (t.role, t.content, t.thinking, t.think, t.format, t.compares, t.stopped, t.metrics)  # noqa: E731
+    assert [fields(t) for t in back] == [fields(t) for t in conversation.turns] and saved.settings == settings
+    assert back[1].metrics.answer_tokens == 13
+
+
 def test_the_list_is_the_latest_used_first_and_opening_one_makes_it_the_latest(store):
     first, second = a_conversation(), a_conversation()
     first.turns[0].content = "x" * 200  # a long first question: the title is shortened

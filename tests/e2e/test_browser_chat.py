@@ -1,6 +1,6 @@
 """Real Chromium: a chat turn with the recorded server, a long imported chat (windowed, exported
-whole), Stop on a real generation, and a conversation that survives a reload (F5) in this browser
-and is seen by no other."""
+whole), Stop on a real generation, a conversation that survives a reload (F5) in this browser
+and is seen by no other, and a thinking model's reasoning streamed before its answer."""
 import json
 import pathlib
 import re
@@ -8,6 +8,7 @@ import re
 import pytest
 
 from tests.plugins.browser import assert_no_exception, wait_for_app
+from tests.plugins.fake_ollama import fixture_lines
 
 pytestmark = pytest.mark.browser
 
@@ -110,6 +111,46 @@ def test_a_long_chat_shows_its_end_and_exports_whole(dashboard, page, fake_ollam
     page.get_by_role("button", name="Show all").click()
     page.get_by_text("message 0", exact=True).wait_for()
     wait_for_messages(page, 200)
+    assert_no_exception(page)
+
+
+QWEN_DETAILS = {"parent_model": "", "format": "gguf", "family": "qwen3", "families": ["qwen3"],
+                "parameter_size": "751.63M", "quantization_level": "Q4_K_M"}
+
+
+def test_a_thinking_models_reasoning_streams_before_its_answer(dashboard, page, fake_ollama):
+    fake_ollama.reply("GET", "/api/tags", body={"models": [
+        {"name": "qwen3:0.6b", "model": "qwen3:0.6b", "modified_at": "2026-08-01T09:12:44.118937Z", "size": 522653767,
+         "digest": "7df6b6e09427a769808717c0a93cadc4ae99ed4eb8bf5ca557c90846becea435", "details": QWEN_DETAILS}]})
+    fake_ollama.reply("POST", "/api/show", body={
+        "license": "Apache License 2.0", "modelfile": "FROM qwen3:0.6b\n", "parameters": "temperature 0.6",
+        "template": "{{ .Prompt }}", "details": QWEN_DETAILS, "model_info": {"general.architecture": "qwen3"},
+        "capabilities": ["completion", "tools", "thinking"], "modified_at": "2026-08-01T09:12:44.118937Z"})
+    # 51 reasoning chunks then 9 of the answer, one every 80 ms: about 4 s of reasoning to watch
+    fake_ollama.stream("POST", "/api/chat", fixture_lines("today-chat-think"), delay=0.08)
+    board = dashboard(fake_ollama.url)
+    page.goto(f"{board.url}/chat?lang=en")
+    wait_for_app(page)
+    send(page, "¿Cuál es la capital de España?")
+    # while it reasons: the reasoning is on screen, growing, and no answer yet
+    page.wait_for_function("""() => {
+        const text = document.body.innerText;
+        return text.includes('The model is reasoning') && text.includes('Okay, the user is asking')
+            && !text.includes('briefly.') && !text.includes('La capital de España');
+    }""")
+    # then the answer, below the reasoning block
+    page.get_by_text("Reasoned ≈ 51 tokens; now the answer").wait_for()
+    page.get_by_text("La capital de España es").wait_for()
+    reasoning = page.locator('[data-testid="stExpander"]', has_text="Okay, the user is asking").first
+    answer = page.get_by_text("La capital de España es").first
+    assert reasoning.bounding_box()["y"] < answer.bounding_box()["y"]
+    # the finished answer in the history: the reasoning closed above it, with its numbers
+    page.get_by_text("Reasoning · ≈ 51 tokens").wait_for()
+    page.get_by_text("first reasoning token").wait_for()
+    wait_for_app(page)
+    assert page.get_by_text("Okay, the user is asking").count() == 0  # closed: built when opened
+    page.get_by_text("Reasoning · ≈ 51 tokens").click()
+    page.get_by_text("Okay, the user is asking").wait_for()
     assert_no_exception(page)
 
 
