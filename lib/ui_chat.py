@@ -158,6 +158,21 @@ def export_buttons(json_column, markdown_column, settings: chat.Settings, turns:
 
 
 # ------------------------------------------------------------------------------ today's API
+def start_with_the_builtin_instruct_model(names: list[str]) -> None:
+    """On the built-in server a new chat starts with its instruct model (smollm2:135m): it ends its
+    turn, where the base model only continues text."""
+    builtin = ui.server_status().builtin
+    if builtin and "chat.setting.model" not in st.session_state and builtin.get("model") in names:
+        st.session_state["chat.setting.model"] = builtin["model"]
+
+
+def builtin_model_note(model: str | None) -> None:
+    """What the built-in server's models can do, said where the student picks one."""
+    builtin = ui.server_status().builtin
+    if builtin and model in (builtin.get("models") or ()):
+        st.caption(t("chat.builtin_instruct" if model == builtin.get("model") else "chat.builtin_base"))
+
+
 def model_thinking(model: str | None) -> tuple[tuple[str, ...] | None, bool]:
     """The `think` choices of the chosen model (None: it does not think, or its capabilities could
     not be read: no control, nothing sent) and whether it takes only levels (gpt-oss)."""

@@ -22,8 +22,10 @@ conversation.settle()
 names = ui.installed_model_names("chat.tags")
 if st.session_state.get("chat.setting.model") not in names:
     st.session_state.pop("chat.setting.model", None)  # another server, or the model was deleted
+ui_chat.start_with_the_builtin_instruct_model(names)
 top = st.columns([3, 3, 2, 2], vertical_alignment="bottom")
 model = top[0].selectbox(t("chat.model"), names, key="chat.setting.model", placeholder=t("chat.no_models"))
+ui_chat.builtin_model_note(model)
 mode = top[1].radio(t("chat.mode"), ["chat", "generate"], key="chat.setting.mode", horizontal=True,
                     format_func=ui.labels("chat.mode."))
 streaming = top[2].toggle(t("chat.stream"), key=ui.setting("chat", "stream", True), help=t("chat.stream_help"))

@@ -110,6 +110,19 @@ def test_multi_turn_chat_streamed_on_the_builtin_server(monkeypatch, builtin_ser
 
 
 @pytest.mark.builtin
+def test_a_fresh_machine_chats_with_the_instruct_model_which_ends_its_turn(monkeypatch, builtin_server):
+    app = open_chat(monkeypatch, builtin_server.url)
+    assert app.selectbox(key="chat.setting.model").value == builtin_server.instruct_model
+    assert any("answers simple questions in English" in c for c in values(app.caption))
+    app.number_input(key="chat.setting.num_predict").set_value(200)
+    app.number_input(key="chat.setting.temperature").set_value(0.0)
+    say(app, "What is the capital of France?")
+    answer = session_turns(app)[-1]
+    assert answer.metrics.done_reason == "stop" and answer.metrics.output_tokens < 200  # it ended by itself
+    assert "Paris" in answer.content
+
+
+@pytest.mark.builtin
 def test_generate_mode_not_streamed_carries_context(monkeypatch, builtin_server):
     app = open_chat(monkeypatch, builtin_server.url, "es")
     short_answers(app)
