@@ -4,6 +4,7 @@ Descriptions are translated (`catalog.<id>` keys); the data itself is language-n
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -11,10 +12,11 @@ import pathlib
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from lib.builtin_server import BUNDLED_MODELS
 from lib.ollama_facts import LOCAL_HOSTS, same_model
 
 CATALOG_PATH = pathlib.Path(__file__).resolve().parent.parent / "assets" / "catalog.json"
-PURPOSES = ("chat", "code", "vision")
+PURPOSES = ("chat", "code", "vision", "completion")  # completion: a base model, which continues text
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,11 @@ class CatalogModel:
     course: bool  # named in the course (the others are current small models for laptops)
 
     @property
+    def builtin(self) -> bool:
+        """The built-in server can install it (it has no internet: only its bundled models)."""
+        return any(same_model(self.tag, name) for name in BUNDLED_MODELS)
+
+    @property
     def run_command(self) -> str:
         return f"ollama run {self.tag}"
 
@@ -40,7 +47,9 @@ class CatalogModel:
 @functools.cache
 def load_catalog() -> tuple[CatalogModel, ...]:
     data = json.loads(CATALOG_PATH.read_text(encoding="utf-8"))
-    return tuple(CatalogModel(**{**m, "purposes": tuple(m["purposes"])}) for m in data["models"])
+    known = {f.name for f in dataclasses.fields(CatalogModel)}  # fields added to the data later are skipped
+    return tuple(CatalogModel(**{**{k: v for k, v in m.items() if k in known}, "purposes": tuple(m["purposes"])})
+                 for m in data["models"])
 
 
 def select(models, purpose: str | None = None, fits_in_gb: float | None = None,

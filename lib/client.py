@@ -597,3 +597,12 @@ class OllamaClient:
             raise
         response.close()
         return response.headers.get("Access-Control-Allow-Origin") in ("*", origin)
+
+    def create(self, model: str, from_: str, system: str | None = None, parameters: dict | None = None,
+               template: str | None = None, license: str | list[str] | None = None) -> Stream:
+        """`/api/create` in its JSON form: `model` made FROM the installed `from_`, with its own SYSTEM,
+        PARAMETERs (typed as request options), TEMPLATE and LICENSE; unset fields keep the source's.
+        The status lines stream like a pull's and end in `success`."""
+        body = {"model": model, "from": from_, "system": system, "parameters": parameters,
+                "template": template, "license": license}
+        return self._stream("/api/create", {**{k: v for k, v in body.items() if v is not None}, "stream": True})

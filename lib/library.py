@@ -25,3 +25,20 @@ def installed_set(names) -> frozenset[ModelName]:
 def is_installed(tag: str, installed: frozenset[ModelName]) -> bool:
     """`catalog.installed` for a set made by `installed_set`: `llava` is `llava:latest`."""
     return _key(tag) in installed
+
+
+def builtin_models(builtin: dict) -> list[str]:
+    """The models the built-in server can install (its /api/version `builtin.models`): it has no
+    internet, only the files its Python packages ship. Server text: anything but a string is left out."""
+    names = builtin.get("models")
+    return [name for name in names if isinstance(name, str)] if isinstance(names, list) else []
+
+
+def builtin_can_install(name: str, builtin: dict) -> bool:
+    return is_installed(name, installed_set(builtin_models(builtin)))
+
+
+def installed_name(name: str, names) -> str | None:
+    """How the server lists `name` (`profe` is listed as `profe:latest`), or None if it does not."""
+    key = _key(name)
+    return next((installed for installed in names if _key(installed) == key), None) if key else None

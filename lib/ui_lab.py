@@ -1,12 +1,12 @@
-"""The lab's result views, the option reference, and the experiment kept across reloads
-(Streamlit), kept out of pages/lab.py."""
+"""The lab's result views, the option reference, the experiment kept across reloads and the base vs
+instruct lesson (Streamlit), kept out of pages/lab.py."""
 from __future__ import annotations
 
 import functools
 
 import streamlit as st
 
-from lib import charts, i18n, lab, ui, ui_persistence
+from lib import base_vs_instruct, charts, i18n, lab, ui, ui_persistence
 from lib import options as option_reference
 from lib.lab_runner import Experiment
 from lib.safe_text import plain
@@ -143,3 +143,60 @@ def reference() -> None:
                    t("lab.col.verdict"): t(f"lab.verdict.{r.verdict}"),
                    t("lab.col.meaning"): t(r.meaning_key)} for r in option_reference.course_table()],
                  hide_index=True, width="stretch")
+
+
+# ------------------------------------------------------------------ the base vs instruct lesson
+LESSON = "lab.lesson"  # the last comparison, kept while the session lasts
+
+
+@st.fragment
+def lesson(client, names: list[str]) -> None:
+    """The same prompt to an instruct and a base model, side by side, and why one ends its turn.
+    A fragment: its widgets and its button rerun only the lesson."""
+    st.markdown(t("lab.lesson.intro"))
+    for kind, default in zip(base_vs_instruct.KINDS, base_vs_instruct.default_pair(names)):
+        if st.session_state.get(f"lab.setting.lesson_{kind}") not in names:  # first visit, or gone
+            st.session_state[f"lab.setting.lesson_{kind}"] = default
+    prompt = st.text_input(t("lab.lesson.prompt"), key=ui.setting(
+        "lab", "lesson_prompt", base_vs_instruct.PROMPT_ES if lang() == "es" else base_vs_instruct.PROMPT_EN))
+    row = st.columns([2, 2, 1])
+    instruct = row[0].selectbox(t("lab.lesson.instruct"), names, key="lab.setting.lesson_instruct")
+    base = row[1].selectbox(t("lab.lesson.base"), names, key="lab.setting.lesson_base")
+    num_predict = row[2].number_input(t("lab.lesson.num_predict"), min_value=1, max_value=1024, step=8,
+                                      key=ui.setting("lab", "lesson_num_predict", base_vs_instruct.NUM_PREDICT))
+    if st.button(t("lab.lesson.run"), key="lab.lesson.run", icon=":material/compare_arrows:", disabled=not names):
+        try:
+            with st.spinner(t("lab.lesson.running")):
+                st.session_state[LESSON] = base_vs_instruct.compare(client, prompt, instruct, base, num_predict)
+        except base_vs_instruct.LessonRefused as refused:
+            st.error(t(refused.key, **refused.values), icon=":material/error:")
+    if comparison := st.session_state.get(LESSON):
+        _comparison(comparison)
+    st.markdown(t("lab.lesson.why"))
+    st.caption(t("lab.lesson.small"))
+
+
+def _comparison(comparison: base_vs_instruct.Comparison) -> None:
+    for column, answer in zip(st.columns(len(comparison.answers)), comparison.answers):
+        with column:
+            st.subheader(plain(answer.model))
+            st.caption(t(f"lab.lesson.kind.{answer.kind}"))
+            if answer.error is not None:
+                ui.show_error(answer.error, key=f"lab.lesson.{answer.kind}")
+                continue
+            done = answer.generation
+            figures = st.columns(3)
+            figures[0].metric("done_reason", plain(done.done_reason or "—"), help=t("lab.lesson.done_reason"))
+            figures[1].metric("prompt_eval_count", "—" if done.prompt_tokens is None else done.prompt_tokens,
+                              help=t("lab.lesson.prompt_tokens"))
+            figures[2].metric("eval_count", "—" if done.output_tokens is None else done.output_tokens,
+                              help=t("lab.lesson.output_tokens"))
+            if done.done_reason == "stop":
+                st.success(t("lab.lesson.reason.stop"), icon=":material/check_circle:")
+            elif done.done_reason == "length":
+                st.warning(t("lab.lesson.reason.length", num_predict=comparison.num_predict), icon=":material/content_cut:")
+            else:
+                st.info(ui.t_escaped("lab.lesson.reason.other", reason=done.done_reason or "—"), icon=":material/info:")
+            st.text(answer.text)
+            if answer.exchange is not None:
+                ui.show_http(answer.exchange, key=f"lab.lesson.{answer.kind}.http")

@@ -4,9 +4,12 @@ Column names and other labels are translated once per run, not once per row: 300
 models are 300 rows."""
 from __future__ import annotations
 
+import json
+
 import streamlit as st
 
-from lib import catalog, library, models, ui
+from lib import catalog, create_model, library, models, ui
+from lib.builtin_server import INSTRUCT_MODEL
 from lib.client import OllamaClient, OllamaError
 from lib.formatting import human_bytes
 from lib.models import InstalledModel, ModelDetails
@@ -15,6 +18,9 @@ from lib.safe_text import plain
 from lib.ui import t
 
 SIZE_GB = st.column_config.NumberColumn(format="%.1f GB")
+CATALOG_SIZE_GB = st.column_config.NumberColumn(format="%.2f GB")  # the built-in server's are 0.1 and 0.25 GB
+CREATE_LAST = "models.create_last"  # the last finished creation, shown until the next one
+CHOOSE_NEXT = "models.choose_next"  # the model the details should show on the next run (one just created)
 
 
 def installed_table(rows: list[InstalledModel]) -> None:
@@ -67,32 +73,42 @@ def pull_progress(progress: PullProgress, area) -> None:
                               or s == "pulling manifest"))
 
 
-def pull_outcome(pull: PullFollower) -> None:
+def builtin_notice(builtin: dict) -> None:
+    """The built-in server has no internet: which models it can install."""
+    st.info(ui.t_escaped("models.builtin.no_internet", models=", ".join(library.builtin_models(builtin))),
+            icon=":material/wifi_off:")
+
+
+def pull_outcome(pull: PullFollower, builtin: dict | None) -> None:
     """How a finished pull ended, and its HTTP: kept on screen until the next pull starts, so its
-    "Show the HTTP" can be opened (opening it is a rerun)."""
+    "Show the HTTP" can be opened (opening it is a rerun). On the built-in server, a failed pull
+    says which models it can install."""
     if pull.succeeded:
         st.success(ui.t_escaped("models.pull.success", model=pull.name), icon=":material/check_circle:")
     if pull.error is not None:
         ui.show_error(pull.error, key="models.pull")
+        if builtin is not None and not library.builtin_can_install(pull.name, builtin):
+            st.info(ui.t_escaped("models.builtin.cannot_pull", model=pull.name,
+                                 models=", ".join(library.builtin_models(builtin))), icon=":material/wifi_off:")
     if pull.exchange is not None:
         ui.show_http(pull.exchange, key="models.pull.http")
 
 
 def catalog_table(shown: list[catalog.CatalogModel], installed_names: list[str]) -> None:
-    name, tag, parameters, size, memory, purpose, installed, what, command = (
+    name, tag, parameters, size, memory, purpose, installed, builtin, what, command = (
         t("models.col.name"), t("models.col.tag"), t("models.col.parameters"), t("models.col.size"),
-        t("models.col.memory"), t("models.purpose"), t("models.col.installed"), t("models.col.what"),
-        t("models.col.command"))
+        t("models.col.memory"), t("models.purpose"), t("models.col.installed"), t("models.col.builtin"),
+        t("models.col.what"), t("models.col.command"))
     purposes = {p: t(f"models.purpose.{p}") for p in catalog.PURPOSES}
     installed_set = library.installed_set(installed_names)
     st.dataframe(
         [{name: m.name, tag: m.tag, parameters: m.parameters, size: m.size_gb, memory: m.memory_gb,
           purpose: ", ".join(purposes.get(p, p) for p in m.purposes),
-          installed: library.is_installed(m.tag, installed_set), what: t(f"catalog.{m.id}"),
-          command: m.run_command}
+          installed: library.is_installed(m.tag, installed_set), builtin: m.builtin,
+          what: t(f"catalog.{m.id}"), command: m.run_command}
          for m in shown],
         hide_index=True, width="stretch",
-        column_config={size: SIZE_GB, memory: st.column_config.NumberColumn(format="%d GB")})
+        column_config={size: CATALOG_SIZE_GB, memory: st.column_config.NumberColumn(format="%d GB")})
 
 
 # ------------------------------------------------------------------ actions (button callbacks)
@@ -122,3 +138,67 @@ def copy(client: OllamaClient, source: str, destination: str) -> None:
     except (OllamaError, models.ReadOnlyMode) as error:
         ui.flash_error(error, key="models.action")
     ui.forget_server_lists()
+
+
+# ------------------------------------------------------------------ create a model
+@st.fragment
+def create_form(client: OllamaClient, names: list[str]) -> None:
+    """Name, FROM, SYSTEM and PARAMETER lines, with the Modelfile and the `/api/create` request they
+    make, drawn live; the status lines as they stream. A fragment: typing reruns only the form. The
+    course's example is prefilled: `profe` FROM smollm2:135m, a patient teacher, temperature 0.2."""
+    st.header(t("models.create"))
+    st.caption(t("models.create.summary"))
+    left, right = st.columns(2)
+    name = left.text_input(t("models.create.name"), key=ui.setting("models", "create_name", create_model.EXAMPLE_NAME))
+    source_key = "models.setting.create_from"
+    if st.session_state.get(source_key) not in names:  # first visit, or that model is gone
+        st.session_state[source_key] = INSTRUCT_MODEL if INSTRUCT_MODEL in names else next(iter(names), None)
+    source = right.selectbox(t("models.create.from"), names, key=source_key)
+    system = st.text_area(t("models.create.system"), height=90, key=ui.setting(
+        "models", "create_system", t("models.create.system_example")))
+    st.caption(t("models.create.parameters"))
+    st.session_state.setdefault("models.create.setting.temperature", create_model.EXAMPLE_TEMPERATURE)
+    chosen, _ = ui.option_inputs("models.create")  # it shows the problems of its JSON box itself
+    new, refusals = create_model.check(name, source or "", system, chosen)
+    for refusal in refusals:
+        if not refusal.key.startswith("options."):
+            st.warning(ui.t_escaped(refusal.key, **refusal.values), icon=":material/warning:")
+    if new is not None:
+        if create_model.replaces(new.name, names):
+            st.warning(ui.t_escaped("models.create.replaces", model=new.name), icon=":material/warning:")
+        modelfile, request = st.columns(2)
+        modelfile.caption(ui.t_escaped("models.create.modelfile", model=new.name))
+        modelfile.code(create_model.modelfile(new), language="docker", wrap_lines=True)
+        request.caption(t("models.create.request"))
+        request.code(json.dumps(create_model.request_body(new), ensure_ascii=False, indent=2), language="json",
+                     wrap_lines=True)
+    if st.button(t("models.create.start"), key="models.create", icon=":material/add_circle:", disabled=new is None):
+        _create(client, new)
+    if last := st.session_state.get(CREATE_LAST):
+        _creation_outcome(last)
+
+
+def _create(client: OllamaClient, new: create_model.NewModel) -> None:
+    """The status lines as they stream; then the lists again, with the new model's details chosen."""
+    st.markdown(ui.t_escaped("models.create.creating", model=new.name))
+    area = st.empty()
+    creation = create_model.Creation(client, new)
+    for statuses in creation:
+        area.code("\n".join(statuses), language=None)
+    area.empty()
+    st.session_state[CREATE_LAST] = creation
+    if creation.succeeded:
+        st.session_state[CHOOSE_NEXT] = new.name
+        ui.forget_server_lists()
+        st.rerun()  # the whole page: the installed list and the details show the new model
+
+
+def _creation_outcome(creation: create_model.Creation) -> None:
+    if creation.statuses:
+        st.code("\n".join(creation.statuses), language=None)
+    if creation.succeeded:
+        st.success(ui.t_escaped("models.create.success", model=creation.model.name), icon=":material/check_circle:")
+    if creation.error is not None:
+        ui.show_error(creation.error, key="models.create")  # with its HTTP
+    elif creation.exchange is not None:
+        ui.show_http(creation.exchange, key="models.create.http")

@@ -105,5 +105,8 @@ ui_persistence.notice("lab")
 if experiment and experiment.runs:
     ui_lab.results(experiment)
 
+with st.expander(t("lab.lesson"), icon=":material/compare_arrows:"):
+    ui_lab.lesson(client, names)
+
 with st.expander(t("lab.reference"), icon=":material/menu_book:"):
     ui_lab.reference()

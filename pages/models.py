@@ -1,4 +1,4 @@
-"""2. Model library: the course catalog, installed models, details, pull with progress, delete, copy."""
+"""2. Model library: the course catalog, installed models, details, pull with progress, delete, copy, create."""
 import streamlit as st
 
 from lib import catalog, library, models, ui, ui_models
@@ -74,6 +74,7 @@ except OllamaError as error:
     ui.show_error(error, key="models.tags")
     tags, tags_call = None, None
 rows = models.installed_models(tags) if tags else []
+names = [r.name for r in rows]
 if tags is not None and not rows:
     st.caption(t("models.installed_none"))
 if rows:
@@ -84,7 +85,9 @@ if tags_call is not None:
 # ------------------------------------------------------------------------ details
 if rows:
     st.subheader(t("models.details"))
-    chosen = st.selectbox(t("models.choose"), [r.name for r in rows], key="models.chosen")
+    if created := library.installed_name(st.session_state.pop(ui_models.CHOOSE_NEXT, ""), names):
+        st.session_state["models.chosen"] = created  # the model just created
+    chosen = st.selectbox(t("models.choose"), names, key="models.chosen")
     try:  # asked once per model version for every session: the digest is in the cache key
         show, show_call = ui.model_show(chosen, library.digests(tags).get(chosen, ""))
     except OllamaError as error:  # e.g. deleted by someone else meanwhile
@@ -104,8 +107,11 @@ if rows:
                                                      st.session_state.get("models.copy_to", "")))
 
 # ------------------------------------------------------------------------ pull
+builtin = ui.server_status().builtin  # the built-in server: no internet, two models it can install
 if writable:
     st.header(t("models.pull"))
+    if builtin is not None:
+        ui_models.builtin_notice(builtin)
     name_col, button_col = st.columns([3, 1], vertical_alignment="bottom")
     name_col.text_input(t("models.pull.name"), key="models.pull_name", placeholder="gemma3:1b",
                         help=t("models.pull.name_help"))
@@ -116,7 +122,9 @@ if writable:
         run_pull(pending)
     elif last := st.session_state.get(LAST_KEY):
         ui_models.pull_progress(last.progress, st.empty())
-        ui_models.pull_outcome(last)
+        ui_models.pull_outcome(last, builtin)
+    if rows:  # a model is made FROM an installed one
+        ui_models.create_form(client, names)
 
 # ------------------------------------------------------------------------ catalog
 st.header(t("models.catalog"))
@@ -130,7 +138,7 @@ fits = filters[1].number_input(t("models.fits_in"), min_value=1, max_value=1024,
                                help=t("models.fits_in_help_local" if memory else "models.fits_in_help"))
 course_only = filters[2].toggle(t("models.course_only"), key="models.course_only")
 shown = catalog.select(catalog.load_catalog(), purpose, fits, course_only)
-ui_models.catalog_table(shown, [r.name for r in rows])
+ui_models.catalog_table(shown, names)
 st.caption(t("models.catalog.count", shown=len(shown), total=len(catalog.load_catalog())))
 if writable and shown:
     pick_col, go_col = st.columns([3, 1], vertical_alignment="bottom")

@@ -33,6 +33,46 @@ def test_catalog_row_facts():
     assert all(m.memory_gb >= m.size_gb for m in catalog.load_catalog())
 
 
+def test_catalog_marks_what_the_builtin_server_can_install():
+    every = catalog.load_catalog()
+    assert [m.tag for m in every if m.builtin] == ["smollm2:135m", "gemma3:270m-base"]
+    smollm2, gemma_base = (next(m for m in every if m.tag == tag) for tag in ("smollm2:135m", "gemma3:270m-base"))
+    # the bundled GGUF files: 98,374,989 and 253,122,288 bytes (the built-in server's /api/tags)
+    assert (smollm2.size_gb, smollm2.parameters, smollm2.purposes) == (0.098, "135M", ("chat",))
+    assert (gemma_base.size_gb, gemma_base.parameters, gemma_base.purposes) == (0.253, "270M", ("completion",))
+    assert not next(m for m in every if m.tag == "gemma3:270m").builtin  # Ollama's instruct one is not bundled
+    assert [m.tag for m in catalog.select(every, "completion")] == ["gemma3:270m-base"]
+
+
+def test_catalog_data_can_grow_new_fields(monkeypatch, tmp_path):
+    data = {"models": [{"id": "x", "tag": "x:1b", "name": "X", "parameters": "1B", "size_gb": 0.8,
+                        "memory_gb": 2, "purposes": ["chat"], "course": False, "released": "2026-01"}]}
+    (tmp_path / "catalog.json").write_text(json.dumps(data), encoding="utf-8")
+    monkeypatch.setattr(catalog, "CATALOG_PATH", tmp_path / "catalog.json")
+    catalog.load_catalog.cache_clear()
+    try:
+        assert [m.tag for m in catalog.load_catalog()] == ["x:1b"]
+    finally:
+        catalog.load_catalog.cache_clear()
+
+
+def test_builtin_models_from_its_version_answer():
+    builtin = {"name": "Ollama Course Companion built-in server", "model": "smollm2:135m",
+               "models": ["smollm2:135m", "gemma3:270m-base", 7, None]}
+    assert library.builtin_models(builtin) == ["smollm2:135m", "gemma3:270m-base"]  # server text: strings only
+    assert library.builtin_models({"models": "smollm2:135m"}) == [] and library.builtin_models({}) == []
+    assert library.builtin_can_install("gemma3:270m-base", builtin)
+    assert library.builtin_can_install("SmolLM2:135m", builtin)
+    assert not library.builtin_can_install("llama3", builtin) and not library.builtin_can_install("gemma3:270m", builtin)
+
+
+@pytest.mark.parametrize("name, listed", [("profe", "profe:latest"), ("Profe:latest", "profe:latest"),
+                                          ("smollm2:135m", "smollm2:135m"), ("profe:v2", None), ("", None),
+                                          ("bad name", None)])
+def test_installed_name_as_the_server_lists_it(name, listed):
+    assert library.installed_name(name, ["smollm2:135m", "profe:latest"]) == listed
+
+
 def test_filters():
     every = catalog.load_catalog()
     assert all("code" in m.purposes for m in catalog.select(every, "code"))

@@ -1,6 +1,7 @@
 """AppTest: experiments in the lab on the built-in server (real seeds, real load times) and on the
 fake replaying the course's recorded answers (seeded and not, a server that fails in the middle);
-an experiment that comes back in a new session of the same browser (a reload), and in no other."""
+an experiment that comes back in a new session of the same browser (a reload), and in no other;
+the base vs instruct lesson on the built-in server's two models and on the fake (its errors)."""
 import json
 import pathlib
 
@@ -9,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from lib import charts, i18n, lab, persistence
 from lib.lab_runner import Experiment
-from tests.plugins.apptest import metrics, open_app, values
+from tests.plugins.apptest import metrics, open_app, shown, values
 from tests.plugins.fake_ollama import COURSE_ANSWERS, Script, fixture_lines, recorded_answers
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -263,3 +264,63 @@ def test_a_file_that_cannot_be_used_is_said_and_the_lab_works(monkeypatch, fake_
     run_experiment(app)
     assert outcome_metrics(app) == {"gemma:2b · reproducible (seed 123, temperature 0)": "2/2 identical"}
     assert any("Your work cannot be saved on this dashboard" in w for w in values(app.warning))
+
+
+def lesson_figures(app, label: str) -> list[str]:
+    """One figure of each answer of the base vs instruct lesson, instruct first."""
+    return [shown(m.value) for m in app.metric if m.label == label]
+
+
+@pytest.mark.builtin
+def test_base_vs_instruct_on_the_builtin_server(monkeypatch, builtin_server):
+    app = open_lab(monkeypatch, builtin_server.url)
+    assert app.selectbox(key="lab.setting.lesson_instruct").value == builtin_server.instruct_model
+    assert app.selectbox(key="lab.setting.lesson_base").value == builtin_server.model
+    assert app.text_input(key="lab.setting.lesson_prompt").value == "What is the capital of France?"
+    app.number_input(key="lab.setting.lesson_num_predict").set_value(32)
+    app.button(key="lab.lesson.run").click().run(timeout=120)
+    assert lesson_figures(app, "done_reason") == ["stop", "length"]
+    instruct_tokens, base_tokens = map(int, lesson_figures(app, "eval_count"))
+    assert instruct_tokens < 32 and base_tokens == 32
+    instruct_prompt, base_prompt = map(int, lesson_figures(app, "prompt_eval_count"))
+    assert instruct_prompt > base_prompt  # the same prompt, wrapped in the chat template's turns
+    assert "It ended its turn by itself: it generated the end-of-turn token." in values(app.success)
+    assert "Cut off by num_predict (32 tokens): nothing told it to stop." in values(app.warning)
+    assert "Paris" in app.text[0].value and len(app.text) == 2
+    assert values(app.subheader)[-2:] == [builtin_server.instruct_model, builtin_server.model]
+    assert not app.error
+
+
+def test_base_vs_instruct_side_by_side(monkeypatch, fake_ollama):
+    fake_ollama.sequence("POST", "/api/generate", recorded_answers("builtin-generate-instruct", "builtin-generate-base"))
+    app = open_lab(monkeypatch, fake_ollama.url, "es")
+    assert app.text_input(key="lab.setting.lesson_prompt").value == "¿Cuál es la capital de Francia?"
+    assert (app.selectbox(key="lab.setting.lesson_instruct").value,
+            app.selectbox(key="lab.setting.lesson_base").value) == ("gemma:2b", "llava:latest")  # the first two
+    app.button(key="lab.lesson.run").click().run()
+    assert [(body["model"], body["options"]) for body in fake_ollama.bodies("/api/generate")] == [
+        ("gemma:2b", {"temperature": 0, "num_predict": 48}), ("llava:latest", {"temperature": 0, "num_predict": 48})]
+    assert lesson_figures(app, "done_reason") == ["stop", "length"]
+    assert lesson_figures(app, "prompt_eval_count") == ["16", "8"] and lesson_figures(app, "eval_count") == ["7", "32"]
+    assert "Terminó su turno por sí mismo: generó el token de fin de turno." in values(app.success)
+    assert "Se cortó al llegar a num_predict (48 tokens): nada le indicó que parara." in values(app.warning)
+    assert [t.value for t in app.text] == ["The capital of France is Paris.",
+                                           "The capital of France is Paris.\n\nWhat is the capital of France?\n\n"
+                                           "The capital of France is Paris.\n\nWhat is the capital of France?"]
+    app.number_input(key="lab.setting.repetitions").set_value(3).run()  # another widget of the page
+    assert lesson_figures(app, "done_reason") == ["stop", "length"]  # the lesson stays
+    assert len(fake_ollama.bodies("/api/generate")) == 2
+
+
+def test_base_vs_instruct_errors(monkeypatch, fake_ollama):
+    app = open_lab(monkeypatch, fake_ollama.url)
+    app.selectbox(key="lab.setting.lesson_base").set_value("gemma:2b")
+    app.button(key="lab.lesson.run").click().run()
+    assert "Pick two different models: one instruct, one base." in values(app.error)
+    assert fake_ollama.bodies("/api/generate") == []
+    fake_ollama.sequence("POST", "/api/generate", [Script(404, {"error": "model 'gemma:2b' not found"}),
+                                                   *recorded_answers("builtin-generate-base")])
+    app.selectbox(key="lab.setting.lesson_base").set_value("llava:latest")
+    app.button(key="lab.lesson.run").click().run()
+    assert any('The model "gemma:2b" is not installed' in e for e in values(app.error))
+    assert lesson_figures(app, "done_reason") == ["length"]  # the other side is still asked and shown

@@ -1,10 +1,11 @@
-"""AppTest: the Model library against the built-in server (list, details, its pull) and the fake
-(pull progress with several layers, pull errors, delete, copy, read-only mode, bad names, 300
-installed models)."""
+"""AppTest: the Model library against the built-in server (list, details, what it can install, its
+pull and delete, creating `profe`) and the fake (pull progress with several layers, pull errors,
+delete, copy, create and its refusals, read-only mode, bad names, 300 installed models)."""
 import json
 
 import pytest
 
+from lib.client import OllamaClient, OllamaError
 from tests.plugins.apptest import open_app, open_http, shown, texts, values
 from tests.plugins.fake_ollama import TAGS, many_models, show_body
 
@@ -15,6 +16,13 @@ def open_models(monkeypatch, url, lang="en", env=None):
 
 def table(app, index=0) -> list[dict]:
     return app.dataframe[index].value.to_dict("records")
+
+
+def create_preview(app) -> tuple[str, dict]:
+    """The create form's live Modelfile and the `/api/create` request it shows (the request last)."""
+    codes = [c.value for c in app.code]
+    request = max(i for i, code in enumerate(codes) if code.startswith("{") and '"from"' in code)
+    return codes[request - 1], json.loads(codes[request])
 
 
 def http_panel(app, call: str):
@@ -41,6 +49,66 @@ def test_pulling_the_bundled_model_ends_in_success(monkeypatch, builtin_server):
     app.text_input(key="models.pull_name").set_value(builtin_server.model)
     app.button(key="models.pull").click().run()
     assert f"«{builtin_server.model}» está instalado y listo." in values(app.success)
+    assert not app.error
+
+
+@pytest.mark.builtin
+def test_the_builtin_server_says_what_it_can_install(monkeypatch, builtin_server):
+    app = open_models(monkeypatch, builtin_server.url)
+    notice = " ".join(values(app.info))
+    assert "it has no internet" in notice and all(name in notice for name in builtin_server.models)
+    app.text_input(key="models.pull_name").set_value("llama3")
+    app.button(key="models.pull").click().run()
+    assert "pull model manifest: file does not exist" in [t.value for t in app.text]  # Ollama's error
+    assert any('"llama3" is not one of them: the built-in server has no internet and can only install '
+               f"{', '.join(builtin_server.models)}." in i for i in values(app.info))
+    assert not app.success
+
+
+@pytest.mark.builtin
+def test_delete_then_pull_back_on_the_builtin_server(monkeypatch, bundled_models_back):
+    model = bundled_models_back.model
+    app = open_models(monkeypatch, bundled_models_back.url, "es")
+    app.selectbox(key="models.chosen").set_value(model).run()
+    app.button(key="models.delete").click().run()
+    app.button(key="models.delete.yes").click().run()
+    assert f"«{model}» se borró del servidor." in values(app.success)
+    assert model not in [row["Nombre"] for row in table(app)]
+    app.text_input(key="models.pull_name").set_value(model)
+    app.button(key="models.pull").click().run()
+    assert f"«{model}» está instalado y listo." in values(app.success)
+    assert model in [row["Nombre"] for row in table(app)]
+    bars = [bar.proto.text for bar in app.get("progress")]
+    assert any(bar.startswith("pulling ") and "100%" in bar for bar in bars)
+    assert not app.error
+
+
+@pytest.fixture
+def profe_removed(builtin_server):
+    """The model the create test makes is deleted afterwards: other tests list exactly the bundled ones."""
+    yield builtin_server
+    try:
+        OllamaClient(builtin_server.url).delete("profe")
+    except OllamaError:
+        pass
+
+
+@pytest.mark.builtin
+def test_create_profe_on_the_builtin_server(monkeypatch, profe_removed):
+    app = open_models(monkeypatch, profe_removed.url, "es")
+    modelfile, body = create_preview(app)
+    system = "Eres un profesor paciente. Explica paso a paso"
+    assert modelfile.startswith(f'FROM smollm2:135m\nSYSTEM """{system}')
+    assert modelfile.endswith('"""\nPARAMETER temperature 0.2')
+    assert body["model"] == "profe" and body["from"] == "smollm2:135m" and body["parameters"] == {"temperature": 0.2}
+    app.button(key="models.create").click().run()
+    assert "«profe» se creó: está en la lista de arriba, con sus detalles." in values(app.success)
+    assert "profe:latest" in [row["Nombre"] for row in table(app)]
+    assert app.selectbox(key="models.chosen").value == "profe:latest"  # its details are shown
+    shown_details = {e.label: [c.value for c in e.code] for e in app.expander}
+    assert shown_details["Prompt de sistema"][0].startswith(system)
+    assert any(line.split() == ["temperature", "0.2"] for line in shown_details["Parámetros por defecto"][0].splitlines())
+    assert "success" in [c.value for c in app.code][-1].splitlines()  # the streamed status lines
     assert not app.error
 
 
@@ -166,7 +234,8 @@ def test_read_only_mode_hides_and_refuses(monkeypatch, fake_ollama):
     app = open_models(monkeypatch, fake_ollama.url, env={"COMPANION_READ_ONLY": "1"})
     assert any("read-only" in i.value for i in app.info)
     keys = {b.key for b in app.button}
-    assert not keys & {"models.pull", "models.delete", "models.copy", "models.catalog_pull"}
+    assert not keys & {"models.pull", "models.delete", "models.copy", "models.catalog_pull", "models.create"}
+    assert "Create a model (`ollama create`)" not in [h.value for h in app.header]
     assert table(app)[0]["Name"] == "gemma:2b"  # reading still works
 
 
@@ -184,6 +253,9 @@ def test_catalog_filters_and_installed_marks(monkeypatch, fake_ollama):
     catalog = {row["Para descargar"]: row for row in table(app, 1)}
     assert catalog["llava"]["Instalado"] is True and catalog["gemma:2b"]["Instalado"] is True
     assert catalog["mistral:7b"]["Instalado"] is False
+    assert [tag for tag, row in catalog.items() if row["Servidor integrado"]] == ["smollm2:135m", "gemma3:270m-base"]
+    assert catalog["gemma3:270m-base"]["Tamaño"] == 0.253 and catalog["gemma3:270m-base"]["Instalado"] is False
+    assert not any("servidor integrado" in i for i in values(app.info))  # the fake is an Ollama
     assert catalog["llava"]["Comando"] == "ollama run llava"
     app.selectbox(key="models.purpose").set_value("vision").run()
     app.number_input(key="models.fits_in").set_value(4).run()
@@ -228,3 +300,48 @@ def test_tags_panel_short_on_screen(monkeypatch, fake_ollama, lang, count, more)
     assert [m["name"] for m in models[:5]] == [f"model-{n:04d}:latest" for n in range(5)]
     assert models[5:] == [more]
     assert sum(len(text) for text in shown) < 5_000
+
+
+CREATED = ['{"status":"using existing layer sha256:b179c9523d0e"}', '{"status":"writing manifest"}',
+           '{"status":"success"}']
+
+
+def test_create_sends_what_it_shows(monkeypatch, fake_ollama):
+    fake_ollama.stream("POST", "/api/create", CREATED)
+    app = open_models(monkeypatch, fake_ollama.url)
+    assert app.selectbox(key="models.setting.create_from").value == "gemma:2b"  # no smollm2 here
+    app.text_input(key="models.setting.create_name").set_value("gemma:2b")
+    app.number_input(key="models.create.setting.num_ctx").set_value(4096).run()
+    assert any('"gemma:2b" already exists on the server: creating it again replaces it' in w for w in values(app.warning))
+    modelfile, shown_request = create_preview(app)
+    assert modelfile.startswith("FROM gemma:2b\nSYSTEM") and modelfile.endswith(
+        "\nPARAMETER temperature 0.2\nPARAMETER num_ctx 4096")
+    app.button(key="models.create").click().run()
+    assert fake_ollama.bodies("/api/create") == [shown_request]
+    assert shown_request["parameters"] == {"temperature": 0.2, "num_ctx": 4096}
+    assert '"gemma:2b" was created: it is in the list above, with its details.' in values(app.success)
+    open_http(app, "models.create.http")  # a rerun: the outcome stays until the next creation
+    assert '"gemma:2b" was created: it is in the list above, with its details.' in values(app.success)
+    assert len(fake_ollama.bodies("/api/create")) == 1
+
+
+@pytest.mark.parametrize("name, advanced, message", [
+    ("mi profe", "", 'has spaces'), ("profe::1", "", "is not a valid model name"),
+    ("profe", '{"temperature": "low"}', '"temperature" must be of type float')])
+def test_create_refuses_bad_input_before_sending(monkeypatch, fake_ollama, name, advanced, message):
+    app = open_models(monkeypatch, fake_ollama.url)
+    app.text_input(key="models.setting.create_name").set_value(name)
+    app.text_area(key="models.create.setting.advanced").set_value(advanced).run()
+    assert any(message in w for w in values(app.warning))
+    assert app.button(key="models.create").disabled
+    assert not [c for c in app.code if c.value.startswith("{") and '"from"' in c.value]  # no request shown
+    assert fake_ollama.bodies("/api/create") == []
+
+
+def test_create_error_from_the_server(monkeypatch, fake_ollama):
+    fake_ollama.reply("POST", "/api/create", 400, {"error": "neither 'from' or 'files' was specified"})
+    app = open_models(monkeypatch, fake_ollama.url, "es")
+    app.button(key="models.create").click().run()
+    assert any("El servidor respondió con el error HTTP 400" in shown(e.value) for e in app.error)
+    assert "neither 'from' or 'files' was specified" in [t.value for t in app.text]
+    assert not app.success and len(fake_ollama.bodies("/api/create")) == 1

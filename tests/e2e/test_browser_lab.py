@@ -116,3 +116,21 @@ def test_run_the_course_experiment(dashboard, page, builtin_server):
     page.locator(".js-plotly-plot").first.wait_for()
     assert page.get_by_text("Where the time goes").count() >= 1
     assert_no_exception(page)
+
+
+@pytest.mark.builtin
+def test_base_vs_instruct_lesson(dashboard, page, builtin_server):
+    board = dashboard(builtin_server.url)
+    page.goto(f"{board.url}/lab?lang=en")
+    wait_for_app(page)
+    page.get_by_text("Base vs instruct: why one model ends its turn").click()
+    set_number(page, "num_predict (per answer)", 32)
+    wait_for_app(page)
+    page.get_by_role("button", name="Send to both").click()
+    page.get_by_text("It ended its turn by itself: it generated the end-of-turn token.").wait_for(timeout=120_000)
+    page.get_by_text("Cut off by num_predict (32 tokens): nothing told it to stop.").wait_for()
+    page.locator('[data-testid="stText"]', has_text="Paris").first.wait_for()
+    figures = page.locator('[data-testid="stMetric"]').all_inner_texts()
+    assert [figure.split() for figure in figures if figure.startswith("done_reason")] == [
+        ["done_reason", "stop"], ["done_reason", "length"]], figures
+    assert_no_exception(page)

@@ -1,8 +1,10 @@
-"""Real Chromium: the Model library pulls with progress bars, and Cancel stops the download."""
+"""Real Chromium: the Model library pulls with progress bars, and Cancel stops the download; on the
+built-in server, delete and pull back a bundled model, and create `profe` with its live Modelfile."""
 import time
 
 import pytest
 
+from lib.client import OllamaClient, OllamaError
 from tests.plugins.browser import assert_no_exception, wait_for_app
 from tests.plugins.fake_ollama import TAGS, fixture_lines
 
@@ -68,4 +70,56 @@ def test_tags_panel_opens_short_with_300_models(dashboard, page, fake_ollama):
     page.get_by_role("tab", name="Response").click()
     page.get_by_text("… and 295 more models").wait_for()
     assert page.get_by_text("model-0299:latest").count() == 0
+    assert_no_exception(page)
+
+
+@pytest.mark.builtin
+def test_delete_then_pull_back_on_the_builtin_server(dashboard, page, bundled_models_back):
+    model = bundled_models_back.model
+    board = dashboard(bundled_models_back.url)
+    page.goto(f"{board.url}/models?lang=en")
+    wait_for_app(page)
+    page.get_by_text("it has no internet, so it can only install the models it brings with it").wait_for()
+    box = page.get_by_role("combobox", name="Model", exact=True)
+    box.click()
+    box.press("ArrowDown")  # opens Streamlit's list of options
+    page.get_by_role("option", name=model).click()
+    wait_for_app(page)
+    page.get_by_role("button", name="Delete this model").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text(f'Delete "{model}" from the server?').wait_for()
+    dialog.get_by_role("button", name="Yes, delete").click()
+    page.get_by_text(f'"{model}" was deleted from the server.').wait_for()
+    start_pull(page, board, model)
+    page.get_by_text(f'"{model}" is installed and ready.').wait_for(timeout=60_000)
+    page.locator('[data-testid="stProgress"]', has_text="Overall 100%").wait_for()
+    assert_no_exception(page)
+
+
+@pytest.fixture
+def profe_removed(builtin_server):
+    yield builtin_server
+    try:
+        OllamaClient(builtin_server.url).delete("profe")
+    except OllamaError:
+        pass
+
+
+@pytest.mark.builtin
+def test_create_profe_on_the_builtin_server(dashboard, page, profe_removed):
+    board = dashboard(profe_removed.url)
+    page.goto(f"{board.url}/models?lang=en")
+    wait_for_app(page)
+    modelfile = page.locator('[data-testid="stCode"]', has_text='FROM smollm2:135m')
+    modelfile.filter(has_text="PARAMETER temperature 0.2").wait_for()
+    system = page.get_by_role("textbox", name="SYSTEM (the system prompt)")
+    system.fill("You are a patient teacher of the Ollama course.")
+    system.press("Control+Enter")  # applied: the Modelfile and the request follow, live
+    modelfile.filter(has_text='SYSTEM """You are a patient teacher of the Ollama course."""').wait_for()
+    page.locator('[data-testid="stCode"]', has_text='"system": "You are a patient teacher of the Ollama course."').wait_for()
+    page.get_by_role("button", name="Create", exact=True).click()
+    page.get_by_text('"profe" was created: it is in the list above, with its details.').wait_for(timeout=60_000)
+    page.get_by_text("System prompt", exact=True).click()  # its details, from /api/show
+    page.locator('[data-testid="stExpander"]', has_text="System prompt").locator(
+        '[data-testid="stCode"]', has_text="You are a patient teacher of the Ollama course.").wait_for()
     assert_no_exception(page)
