@@ -16,7 +16,8 @@ from lib.builtin_server import BUNDLED_MODELS
 from lib.ollama_facts import LOCAL_HOSTS, same_model
 
 CATALOG_PATH = pathlib.Path(__file__).resolve().parent.parent / "assets" / "catalog.json"
-PURPOSES = ("chat", "code", "vision", "completion")  # completion: a base model, which continues text
+PURPOSES = ("chat", "code", "vision", "completion", "embedding")  # completion: a base model, which continues text
+CAPABILITY_FILTERS = ("thinking", "tools", "vision", "embedding")  # the /api/show capabilities a student looks for
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,12 @@ class CatalogModel:
     memory_gb: float  # RAM to run it comfortably
     purposes: tuple[str, ...]
     course: bool  # named in the course (the others are current small models for laptops)
+    capabilities: tuple[str, ...] = ()  # as its Ollama library page tags it (lib/ollama_facts.CAPABILITIES)
+    alternative: str | None = None  # the tag of today's model to use instead: this one is historical (2024)
+
+    @property
+    def historical(self) -> bool:
+        return self.alternative is not None
 
     @property
     def builtin(self) -> bool:
@@ -48,14 +55,17 @@ class CatalogModel:
 def load_catalog() -> tuple[CatalogModel, ...]:
     data = json.loads(CATALOG_PATH.read_text(encoding="utf-8"))
     known = {f.name for f in dataclasses.fields(CatalogModel)}  # fields added to the data later are skipped
-    return tuple(CatalogModel(**{**{k: v for k, v in m.items() if k in known}, "purposes": tuple(m["purposes"])})
+    return tuple(CatalogModel(**{**{k: v for k, v in m.items() if k in known}, "purposes": tuple(m["purposes"]),
+                                 "capabilities": tuple(m.get("capabilities", ()))})
                  for m in data["models"])
 
 
 def select(models, purpose: str | None = None, fits_in_gb: float | None = None,
-           course_only: bool = False) -> list[CatalogModel]:
+           course_only: bool = False, capabilities=()) -> list[CatalogModel]:
+    """`capabilities`: the models that have all of them."""
     return [m for m in models
             if (purpose is None or purpose in m.purposes)
+            and set(capabilities) <= set(m.capabilities)
             and (fits_in_gb is None or m.memory_gb <= fits_in_gb)
             and (not course_only or m.course)]
 

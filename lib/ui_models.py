@@ -94,21 +94,30 @@ def pull_outcome(pull: PullFollower, builtin: dict | None) -> None:
         ui.show_http(pull.exchange, key="models.pull.http")
 
 
+def capability_filter(container) -> list[str]:
+    """The capabilities every shown model must have (none chosen: all models)."""
+    return container.multiselect(t("models.capabilities"), catalog.CAPABILITY_FILTERS, key="models.capabilities",
+                                 format_func=lambda c: t(f"models.capability.{c}"))
+
+
 def catalog_table(shown: list[catalog.CatalogModel], installed_names: list[str]) -> None:
-    name, tag, parameters, size, memory, purpose, installed, builtin, what, command = (
+    name, tag, parameters, size, memory, purpose, capabilities, installed, builtin, what, alternative, command = (
         t("models.col.name"), t("models.col.tag"), t("models.col.parameters"), t("models.col.size"),
-        t("models.col.memory"), t("models.purpose"), t("models.col.installed"), t("models.col.builtin"),
-        t("models.col.what"), t("models.col.command"))
+        t("models.col.memory"), t("models.purpose"), t("models.capabilities"), t("models.col.installed"),
+        t("models.col.builtin"), t("models.col.what"), t("models.col.alternative"), t("models.col.command"))
     purposes = {p: t(f"models.purpose.{p}") for p in catalog.PURPOSES}
+    tags = {c: t(f"models.capability.{c}") for c in catalog.CAPABILITY_FILTERS}
     installed_set = library.installed_set(installed_names)
     st.dataframe(
         [{name: m.name, tag: m.tag, parameters: m.parameters, size: m.size_gb, memory: m.memory_gb,
           purpose: ", ".join(purposes.get(p, p) for p in m.purposes),
+          capabilities: [tags.get(c, c) for c in m.capabilities],
           installed: library.is_installed(m.tag, installed_set), builtin: m.builtin,
-          what: t(f"catalog.{m.id}"), command: m.run_command}
+          what: t(f"catalog.{m.id}"), alternative: m.alternative or "", command: m.run_command}
          for m in shown],
         hide_index=True, width="stretch",
-        column_config={size: CATALOG_SIZE_GB, memory: st.column_config.NumberColumn(format="%d GB")})
+        column_config={size: CATALOG_SIZE_GB, memory: st.column_config.NumberColumn(format="%d GB"),
+                       capabilities: st.column_config.ListColumn()})
 
 
 # ------------------------------------------------------------------ actions (button callbacks)

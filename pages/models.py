@@ -130,14 +130,15 @@ if writable:
 st.header(t("models.catalog"))
 st.caption(t("models.catalog.summary"))
 memory = catalog.machine_memory_gb() if catalog.is_local(client.base_url) else None
-filters = st.columns(3)
+filters = st.columns(4)
 purpose = filters[0].selectbox(t("models.purpose"), [None, *catalog.PURPOSES], key="models.purpose",
                                format_func=lambda p: t(f"models.purpose.{p or 'any'}"))
 fits = filters[1].number_input(t("models.fits_in"), min_value=1, max_value=1024, step=1,
                                value=int(memory) if memory else 8, key="models.fits_in",
                                help=t("models.fits_in_help_local" if memory else "models.fits_in_help"))
-course_only = filters[2].toggle(t("models.course_only"), key="models.course_only")
-shown = catalog.select(catalog.load_catalog(), purpose, fits, course_only)
+capabilities = ui_models.capability_filter(filters[2])
+course_only = filters[3].toggle(t("models.course_only"), key="models.course_only")
+shown = catalog.select(catalog.load_catalog(), purpose, fits, course_only, capabilities)
 ui_models.catalog_table(shown, names)
 st.caption(t("models.catalog.count", shown=len(shown), total=len(catalog.load_catalog())))
 if writable and shown:

@@ -345,3 +345,18 @@ def test_create_error_from_the_server(monkeypatch, fake_ollama):
     assert any("El servidor respondió con el error HTTP 400" in shown(e.value) for e in app.error)
     assert "neither 'from' or 'files' was specified" in [t.value for t in app.text]
     assert not app.success and len(fake_ollama.bodies("/api/create")) == 1
+
+
+def test_catalog_capability_filter_and_historical_models(monkeypatch, fake_ollama):
+    app = open_models(monkeypatch, fake_ollama.url, "es")
+    catalog = {row["Para descargar"]: row for row in table(app, 1)}
+    assert catalog["gemma:2b"]["Usar hoy en su lugar"] == "gemma3:1b"  # historical, with today's model
+    assert catalog["gemma3:1b"]["Usar hoy en su lugar"] == ""
+    assert list(catalog["gpt-oss:20b"]["Capacidades"]) == ["razonamiento (think)", "herramientas"]
+    app.multiselect(key="models.capabilities").set_value(["embedding"]).run()
+    assert sorted(row["Para descargar"] for row in table(app, 1)) == ["all-minilm", "nomic-embed-text"]
+    app.multiselect(key="models.capabilities").set_value(["thinking", "tools"]).run()
+    app.number_input(key="models.fits_in").set_value(16).run()
+    assert [row["Para descargar"] for row in table(app, 1)] == ["gpt-oss:20b"]
+    assert any(c.value == "1 de 37 modelos." for c in app.caption)
+    assert not app.exception
