@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from lib.builtin_server import BUNDLED_MODELS
-from lib.ollama_facts import LOCAL_HOSTS, same_model
+from lib.ollama_facts import LOCAL_HOSTS, SKILLS, same_model
 
 CATALOG_PATH = pathlib.Path(__file__).resolve().parent.parent / "assets" / "catalog.json"
-PURPOSES = ("chat", "code", "vision", "completion", "embedding")  # completion: a base model, which continues text
-CAPABILITY_FILTERS = ("thinking", "tools", "vision", "embedding")  # the /api/show capabilities a student looks for
+# What each model is for, in the filter's order ("completion": a base model, which continues text)
+PURPOSES = tuple(json.loads(CATALOG_PATH.read_text(encoding="utf-8"))["purposes"])
+CAPABILITY_FILTERS = SKILLS  # the /api/show capabilities a student looks for
 
 
 @dataclass(frozen=True)

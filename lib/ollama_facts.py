@@ -89,6 +89,8 @@ ROLES = ("system", "user", "assistant", "tool")
 # /api/show `capabilities` (types/model/capability.go). "image" is image generation: the error
 # for a model without it says `does not support image generation`.
 CAPABILITIES = ("completion", "vision", "tools", "insert", "embedding", "thinking", "audio", "image")
+# What a model may do beyond completing text, as students look for it in the catalog.
+SKILLS = ("thinking", "tools", "vision", "embedding")
 # How errors name a missing capability (`... does not support tools`, `"m" does not support chat`)
 # -> its /api/show name.
 CAPABILITY_IN_ERRORS = {"completion": "completion", "generate": "completion", "chat": "completion",
