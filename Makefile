@@ -1,9 +1,13 @@
 # Ollama Course Companion. `make run` opens the dashboard, `make test` runs the whole suite,
 # `make bench` prints the measured ratios. Each target installs what it needs into .venv.
+# `make run` installs only the dashboard's requirements (wheels, about a minute): when no Ollama
+# answers, lib/launcher.py prepares the built-in server (requirements-server.txt compiles llama.cpp)
+# in the background and writes the same .venv/.server stamp as the rule below, on success only.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
+BUILTIN_PORT ?= 11435
 
 .PHONY: run test bench screenshots chromium clean
 
@@ -34,8 +38,8 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-run: $(VENV)/.app $(VENV)/.server
-	$(BIN)/python -m lib.launcher --port $(PORT)
+run: $(VENV)/.app
+	$(BIN)/python -m lib.launcher --port $(PORT) --builtin-port $(BUILTIN_PORT)
 
 test: $(VENV)/.dev chromium
 	$(BIN)/python -m pytest

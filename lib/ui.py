@@ -10,7 +10,7 @@ import time
 
 import streamlit as st
 
-from lib import http_view, i18n
+from lib import http_view, i18n, ui_setup
 from lib import options as options_reference
 from lib.client import Exchange, OllamaClient, OllamaError, ServerStatus
 from lib.diagnosis import diagnose
@@ -173,7 +173,9 @@ def sidebar() -> None:
                              key="app.lang_input", on_change=_apply_language)
         _server_input()
         st.caption(t("sidebar.server_in_use", url=client().base_url))
-        status_badge(server_status())
+        status = server_status()
+        if not ui_setup.badge(status.url, status.reachable):  # the built-in server being prepared
+            status_badge(status)
 
 
 def stream_model_text(texts, every_s: float = 0.05) -> str:

@@ -1,7 +1,7 @@
 """1. The server: is it there, what is loaded, how to install and start it, what went wrong."""
 import streamlit as st
 
-from lib import server_checks, server_guide, server_log, ui
+from lib import server_checks, server_guide, server_log, ui, ui_setup
 from lib.client import OllamaError
 from lib.hosts import AllowList
 from lib.safe_text import plain
@@ -25,7 +25,8 @@ def status_section() -> None:
     cols[1].metric(t("server.version"), t("server.builtin_short") if status.builtin else plain(status.version or "—"))
     cols[2].metric(t("server.latency"), f"{status.latency_ms:.0f} ms" if status.latency_ms else "—")
     if not status.reachable:
-        ui.show_error(status.error, key="server.status")
+        if not ui_setup.notice(status.url):  # the built-in server being prepared: not an error yet
+            ui.show_error(status.error, key="server.status")
         st.info(t("server.see_guide"), icon=":material/arrow_downward:")
         return
     if status.builtin:
