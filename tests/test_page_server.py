@@ -63,7 +63,7 @@ def test_slow_server_is_a_timeout_not_a_hang(monkeypatch, fake_ollama):
 def test_builtin_server_badge(monkeypatch, fake_ollama):
     fake_ollama.reply("GET", "/api/version", body={"version": "0.33.0", "builtin": {"engine": "llama.cpp"}})
     app = open_app(monkeypatch, fake_ollama.url)
-    assert "Built-in server (Gemma 3 270M base, llama.cpp)" in str(values(app.sidebar.markdown))
+    assert "Built-in server (smollm2:135m and gemma3:270m-base, llama.cpp)" in str(values(app.sidebar.markdown))
     assert metrics(app)["Version"] == "built-in"
     assert any("not Ollama" in i.value for i in app.info)
 

@@ -133,4 +133,4 @@ def test_the_page_switches_by_itself_when_the_server_answers(monkeypatch, status
     from lib import ui
     ui.forget_server_lists()
     app.run()
-    assert "Built-in server (Gemma 3 270M base, llama.cpp)" in sidebar_text(app)
+    assert "Built-in server (smollm2:135m and gemma3:270m-base, llama.cpp)" in sidebar_text(app)
