@@ -100,6 +100,11 @@ CREATE = st.fixed_dictionaries({"model": NEW_NAME}, optional={
     "stream": st.booleans() | JSON, "files": JSON, "quantize": JSON})
 COPY = st.fixed_dictionaries({}, optional={"source": MODEL | st.sampled_from(FUZZ_NAMES), "destination": NEW_NAME})
 DELETE = st.fixed_dictionaries({}, optional={"model": NEW_NAME | st.sampled_from(["llama3"]), "name": NEW_NAME})
+# Bodies for the paths of issue 13: nesting past Python's recursion, numbers beyond float64 in options.
+DEEP = st.integers(1, 3000).map(lambda n: b'{"model":"%s","prompt":"a","format":%s1%s}' % (
+    MODEL_NAME.encode(), b"[" * n, b"]" * n))
+HUGE_OPTION = st.sampled_from(["seed", "num_predict", "top_k", "temperature", "num_ctx", "repeat_last_n"]).map(
+    lambda name: b'{"model":"%s","prompt":"a","options":{"%s":1e400}}' % (MODEL_NAME.encode(), name.encode()))
 RAW = st.binary(max_size=80) | st.text(max_size=80).map(str.encode) | JSON.map(lambda v: json.dumps(v).encode())
 
 FUZZ = settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
@@ -151,6 +156,13 @@ def test_other_endpoint_bodies(builtin_server, session, path, body):
     send(session, builtin_server.url, "POST", path, body)
 
 
+@settings(FUZZ, max_examples=150)
+@given(path=st.sampled_from(["/api/generate", "/api/chat", "/api/show"]), raw=DEEP | HUGE_OPTION)
+def test_deep_and_huge_bodies(builtin_server, session, path, raw):
+    """They name a bundled model: sent only where that cannot delete or replace it."""
+    send(session, builtin_server.url, "POST", path, raw)
+
+
 @FUZZ
 @given(path_body=st.sampled_from(["/api/create", "/api/copy", "/api/delete"]).flatmap(
     lambda path: st.tuples(st.just(path), {"/api/create": CREATE, "/api/copy": COPY, "/api/delete": DELETE}[path])))
@@ -178,7 +190,7 @@ def test_raw_bytes(builtin_server, session, method_path, raw):
     if path in ("/api/generate", "/api/chat"):
         try:
             value = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             value = None
         if isinstance(value, dict):
             raw = json.dumps(bounded(value)).encode()

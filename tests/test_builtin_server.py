@@ -728,7 +728,7 @@ def open_stream(server, body) -> tuple[socket.socket, bytes]:
     payload = json.dumps(body).encode()
     host, port = server.url.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)), timeout=60)
-    sock.sendall(b"POST /api/generate HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(payload), payload))
+    sock.sendall(b"POST /api/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n%s" % (len(payload), payload))
     received = b""
     while b'"done":false' not in received:
         received += sock.recv(65536)

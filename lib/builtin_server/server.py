@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
+import ipaddress
 import json
 import logging
+import os
+import re
 import select
 import socket
 import time
@@ -18,27 +21,31 @@ from urllib.parse import urlsplit
 
 from lib.builtin_server import BUNDLED_MODELS, DEFAULT_MODEL, OLLAMA_VERSION, SERVER_HEADER, SERVER_NAME
 from lib.builtin_server import gotemplate, validation
-from lib.builtin_server.engine import Engine, Final, Job
+from lib.builtin_server.engine import ClientGone, Engine, Final, Job
 from lib.builtin_server.library import (INVALID_NAME, Library, Served, modelfile,
                                         parameters_text)
 from lib.builtin_server.model import ModelUnavailable, cache_dir
 from lib.builtin_server.store import Installed, Store
 from lib.builtin_server.validation import ApiError, bad_request, field
-from lib.ollama_facts import METRICS, ROLES, parse_model_name
+from lib.ollama_facts import (CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_MAX_AGE, DEFAULT_MAX_QUEUE, METRICS, ROLES,
+                              allowed_origins, host_is_local, origin_allowed, parse_model_name)
 
 log = logging.getLogger("builtin_server")
 
 MAX_BODY = 64 << 20
 NDJSON = "application/x-ndjson"
+BODY_TIMEOUT = 30.0  # seconds to receive a whole request body
+SEND_TIMEOUT = 30.0  # seconds a client may stop reading (without closing) before it is dropped
+# A fixed send buffer per connection (the kernel doubles it): without one, autotuning lets a client
+# that stopped reading park megabytes of answer in the kernel before the send timeout can start.
+SEND_BUFFER = 32 << 10
+_DIGITS = re.compile(rb"[0-9]+")
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,15}")
 
 
 def no_vision(name: str) -> str:
     return (f'"{name}" cannot read images: it is a text-only model without vision. Send images '
             "to a multimodal model on a real Ollama server instead, e.g. llava, gemma3:4b or moondream.")
-
-
-class ClientGone(Exception):
-    """The client closed the connection; stop working for it."""
 
 
 def rfc3339(when: dt.datetime | None = None) -> str:
@@ -70,13 +77,31 @@ def details(installed: Installed) -> dict:
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    request_queue_size = 64
+    request_queue_size = 1024  # the listen backlog: a class connecting at once is not refused
 
-    def __init__(self, address: tuple[str, int], *, max_queue: int = 4, store: Store | None = None):
+    def __init__(self, address: tuple[str, int], *, max_queue: int = DEFAULT_MAX_QUEUE, store: Store | None = None,
+                 origins: str | None = None, body_timeout: float = BODY_TIMEOUT, send_timeout: float = SEND_TIMEOUT):
         self.store = store or Store(cache_dir())
         self.library = Library(self.store)
         self.engine = Engine(max_queue=max_queue)
+        self.origins = allowed_origins(os.environ.get("OLLAMA_ORIGINS") if origins is None else origins)
+        self.body_timeout = body_timeout
+        self.send_timeout = send_timeout
         super().__init__(address, Handler)
+        try:  # Ollama checks Host only when bound to loopback (DNS-rebinding protection)
+            self.check_host = ipaddress.ip_address(self.server_address[0]).is_loopback
+        except ValueError:
+            self.check_host = False
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection reset or a timeout is the client's doing: one log line, no traceback."""
+        import sys
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):
+            log.info("%s connection ended: %s", client_address[0], type(exc).__name__)
+        else:
+            super().handle_error(request, client_address)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -86,8 +111,36 @@ class Handler(BaseHTTPRequestHandler):
 
     # --- plumbing ----------------------------------------------------------------------------------
 
+    _extra_headers: list[tuple[str, str]] = []
+
+    def setup(self) -> None:
+        self.timeout = self.server.send_timeout  # every socket operation; the body has its own deadline
+        super().setup()
+        self.request.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+
     def version_string(self) -> str:
         return SERVER_HEADER
+
+    def end_headers(self) -> None:
+        for name, value in self._extra_headers:
+            self.send_header(name, value)
+        super().end_headers()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own errors (414, 431, 400 on a bad request line...) as JSON, not an HTML page."""
+        text = message or self.responses.get(code, ("error",))[0]
+        try:
+            self.send_response(code, message)
+            self.send_header("Connection", "close")
+            body = _dumps({"error": text.lower() if message is None else text})
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+                self.wfile.write(body)
+        except OSError:
+            pass
+        self.close_connection = True
 
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
         pass  # one line per request is written by _dispatch, with its duration
@@ -105,8 +158,15 @@ class Handler(BaseHTTPRequestHandler):
         self._started = started
         self._status = 0
         self._streaming = False
+        self._extra_headers = []
         path = urlsplit(self.path).path
         try:
+            if self._refused():
+                return
+            if self.command == "OPTIONS":  # a CORS preflight, or any OPTIONS: as Ollama, 204
+                self.close_connection = self.close_connection or bool(self.headers.get("Content-Length"))
+                self._send(204, "text/plain; charset=utf-8", b"")
+                return
             self._body = self._read_body()  # always consumed, so the connection can be reused
             methods = ROUTES.get(path)
             if methods is None:
@@ -129,6 +189,34 @@ class Handler(BaseHTTPRequestHandler):
         log.info("| %3d | %10.3fms | %15s | %-7s \"%s\"", self._status, elapsed, self.client_address[0],
                  self.command, path)
 
+    def _refused(self) -> bool:
+        """Web pages cannot drive the server: 403 for a foreign Origin, or (bound to loopback) Host.
+
+        Requests without Origin (the dashboard's server side, curl, the ollama client) need nothing.
+        Allowed origins get CORS headers; a preflight gets the allowed methods and headers.
+        """
+        origin = self.headers.get("Origin")
+        host = self.headers.get("Host") or ""
+        if origin is not None and origin not in (f"http://{host}", f"https://{host}"):
+            if not origin_allowed(origin, self.server.origins):
+                log.warning("refused a request from origin %r (not in OLLAMA_ORIGINS)", origin[:200])
+                self.close_connection = True
+                self._send(403, "text/plain; charset=utf-8", b"")
+                return True
+            self._extra_headers.append(("Access-Control-Allow-Origin", origin))
+            self._extra_headers.append(("Vary", "Origin"))
+            if self.command == "OPTIONS":
+                self._extra_headers += [("Access-Control-Allow-Methods", ",".join(CORS_ALLOW_METHODS)),
+                                        ("Access-Control-Allow-Headers", ",".join(CORS_ALLOW_HEADERS)),
+                                        ("Access-Control-Max-Age", str(CORS_MAX_AGE))]
+        if self.server.check_host and not host_is_local(_host_name(host)):
+            log.warning("refused a request for host %r (bound to loopback: local names only)", host[:200])
+            self._extra_headers = []
+            self.close_connection = True
+            self._send(403, "text/plain; charset=utf-8", b"")
+            return True
+        return False
+
     def _fail(self, status: int, message: str) -> None:
         try:
             if self._streaming:  # headers are out: Ollama ends the stream with an error line
@@ -140,36 +228,71 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            return self._read_chunked()
+        """The whole body within the server's body_timeout (a body that stalls gets 408), at most MAX_BODY."""
+        self._deadline = time.monotonic() + self.server.body_timeout
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                return self._read_chunked()
+            raw = (self.headers.get("Content-Length") or "0").strip().encode()
+            if not _DIGITS.fullmatch(raw):
+                self.close_connection = True
+                raise bad_request("invalid Content-Length header")
+            length = int(raw)
+            if length > MAX_BODY:
+                self.close_connection = True
+                raise ApiError(413, f"request body too large (limit {MAX_BODY} bytes)")
+            return self._read_exactly(length)
+        except TimeoutError:
             self.close_connection = True
-            raise bad_request("invalid Content-Length header") from None
-        if length < 0 or length > MAX_BODY:
+            raise ApiError(408, f"request body not received within {self.server.body_timeout:g} s") from None
+        finally:
+            self.connection.settimeout(self.server.send_timeout)
+
+    def _time_left(self) -> float:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError()
+        self.connection.settimeout(left)
+        return left
+
+    def _read_exactly(self, length: int) -> bytes:
+        data = bytearray()
+        while len(data) < length:
+            self._time_left()
+            piece = self.rfile.read1(min(length - len(data), 1 << 20))
+            if not piece:
+                self.close_connection = True
+                raise ClientGone()
+            data += piece
+        return bytes(data)
+
+    def _read_line(self) -> bytes:
+        self._time_left()
+        line = self.rfile.readline(1024)
+        if not line:
             self.close_connection = True
-            raise ApiError(413, f"request body too large (limit {MAX_BODY} bytes)")
-        return self.rfile.read(length) if length else b""
+            raise ClientGone()
+        return line
 
     def _read_chunked(self) -> bytes:
         body = bytearray()
         while True:
-            line = self.rfile.readline(1024).split(b";")[0].strip()
-            try:
-                size = int(line, 16)
-            except ValueError:
+            line = self._read_line().split(b";")[0].strip()
+            if not _HEX.fullmatch(line):  # "-1", "0x10", garbage or an endless size line
                 self.close_connection = True
-                raise bad_request("invalid chunked request body") from None
+                raise bad_request("invalid chunked request body: bad chunk size")
+            size = int(line, 16)
             if size == 0:
-                while self.rfile.readline(1024).strip():  # trailers
+                while self._read_line().strip():  # trailers
                     pass
                 return bytes(body)
             if len(body) + size > MAX_BODY:
                 self.close_connection = True
                 raise ApiError(413, f"request body too large (limit {MAX_BODY} bytes)")
-            body += self.rfile.read(size)
-            self.rfile.readline(1024)
+            body += self._read_exactly(size)
+            if self._read_line().strip():
+                self.close_connection = True
+                raise bad_request("invalid chunked request body: missing CRLF after a chunk")
 
     def _json_body(self, go_type: str) -> dict:
         return validation.parse_body(self._body, go_type)
@@ -177,6 +300,10 @@ class Handler(BaseHTTPRequestHandler):
     def _write(self, data: bytes) -> None:
         try:
             self.wfile.write(data)
+        except TimeoutError:
+            log.info("client stopped reading for %g s: dropped", self.server.send_timeout)
+            self.close_connection = True
+            raise ClientGone() from None
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError) as exc:
             raise ClientGone() from exc
 
@@ -184,14 +311,15 @@ class Handler(BaseHTTPRequestHandler):
         self._status = status
         try:
             self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
+            if status != 204:
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
             for name, value in headers.items():
                 self.send_header(name.replace("_", "-").title(), value)
             self.end_headers()
-        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError) as exc:
+        except OSError as exc:
             raise ClientGone() from exc
-        if self.command != "HEAD":
+        if self.command != "HEAD" and status != 204:
             self._write(data)
 
     def _send_text(self, status: int, text: str, **headers: str) -> None:
@@ -211,7 +339,7 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self.close_connection = True
             self.end_headers()
-        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError) as exc:
+        except OSError as exc:
             raise ClientGone() from exc
         self._streaming = True
 
@@ -377,6 +505,9 @@ class Handler(BaseHTTPRequestHandler):
         if not prompt:
             self._load_or_unload(common, chat=False)
             return
+        # what cannot fit is refused before the template and the tokenizer see it
+        self.server.engine.check_size(served, common["job"]["options"],
+                                      len(prompt.encode()) + len(system.encode()), len(context))
         if raw:
             text = prompt
         else:
@@ -412,6 +543,8 @@ class Handler(BaseHTTPRequestHandler):
         if not messages:
             self._load_or_unload(common, chat=True)
             return
+        self.server.engine.check_size(served, common["job"]["options"], sum(
+            len((m.get("content") or "").encode()) for m in messages))
         if messages[0]["role"] != "system" and served.system:  # the model's SYSTEM, as Ollama adds it
             messages = [{"role": "system", "content": served.system}, *messages]
         try:
@@ -448,6 +581,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _run(self, job: Job, common: dict, chat: bool) -> None:
         name, stream = common["name"], common["stream"]
+        self.server.engine.tokenize(job)  # before the slot: a long prompt does not hold up the others
         events = self.server.engine.generate(job, self._client_gone)
         try:
             first = next(events, None)  # errors (busy, prompt too long) surface here, before any header
@@ -474,6 +608,14 @@ class Handler(BaseHTTPRequestHandler):
             raise ClientGone()  # the engine stopped because the client went away
         finally:
             events.close()
+
+
+def _host_name(host: str) -> str:
+    """The Host header without its port: `[::1]:11435` -> `::1`, `localhost:80` -> `localhost`."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    name, colon, port = host.rpartition(":")
+    return name if colon and ":" not in name else host
 
 
 def _reply(name: str, chat: bool, text: str) -> dict:

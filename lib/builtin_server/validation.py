@@ -53,6 +53,22 @@ def _clean(value: Any) -> Any:
     return value
 
 
+MAX_DEPTH = 100  # nesting a client may send; what is deeper would exhaust Python's recursion later
+
+
+def _depth(value: Any) -> int:
+    """How deeply arrays and objects nest (iteratively: no recursion to run out of)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, depth)
+            if deepest > MAX_DEPTH:
+                return deepest
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def parse_body(raw: bytes, go_type: str) -> dict[str, Any]:
     """Decode a JSON object body; `go_type` names the struct in messages like Ollama's."""
     text = raw.decode("utf-8", "replace")
@@ -64,6 +80,8 @@ def parse_body(raw: bytes, go_type: str) -> dict[str, Any]:
         raise bad_request(f"invalid JSON body: {exc}") from None
     if value is None:
         return {}
+    if _depth(value) > MAX_DEPTH:
+        raise bad_request(f"invalid JSON body: exceeded max depth (more than {MAX_DEPTH} levels of nesting)")
     if not isinstance(value, dict):
         raise bad_request(f"json: cannot unmarshal {json_kind(value)} into Go value of type {go_type}")
     return _clean(value)
