@@ -124,6 +124,17 @@ def model_show(model: str, digest: str) -> tuple[dict, Exchange]:
     return _show(client().base_url, model, digest or "")
 
 
+def installed_listing(refresh: bool = False) -> tuple[str, str, dict]:
+    """The installed models as a cache key: (server, one line per model with its digest, /api/tags).
+    A scan of the models cached on it is redone only when one is pulled, deleted or replaced: one
+    string hashes far faster than 300 entries. `refresh` lists the models again."""
+    if refresh:
+        forget_server_lists()
+    tags, _ = installed_tags()
+    models = tags.get("models") or []
+    return client().base_url, "\n".join(f"{m.get('name') or m.get('model')} {m.get('digest')}" for m in models), tags
+
+
 def forget_server_lists() -> None:
     """After a pull, delete or copy (and between tests): the next listing asks the server again."""
     _tags.clear()

@@ -56,12 +56,8 @@ def _scan(url: str, installed: str, _tags: dict) -> Capable:
 def scan_models(refresh: bool = False) -> Capable:
     """Which installed models can call tools or embed. Refresh lists the models again."""
     if refresh:
-        ui.forget_server_lists()
         _scan.clear()
-    tags, _ = ui.installed_tags()
-    models = tags.get("models") or []
-    installed = "\n".join(f"{m.get('name') or m.get('model')} {m.get('digest')}" for m in models)
-    return _scan(ui.client().base_url, installed, tags)
+    return _scan(*ui.installed_listing(refresh))
 
 
 def no_capable_model(capability: str, scan: Capable, builtin: bool) -> None:

@@ -77,12 +77,8 @@ def scan_models(refresh: bool = False) -> images.ModelScan:
     """Which installed models see images, known at once for every session: /api/show is asked once
     per (server, model, digest) (ui.model_show). Refresh lists the models and judges them again."""
     if refresh:
-        ui.forget_server_lists()
         _scan.clear()
-    tags, _ = ui.installed_tags()
-    models = tags.get("models") or []
-    installed = "\n".join(f"{m.get('name') or m.get('model')} {m.get('digest')}" for m in models)
-    return _scan(ui.client().base_url, installed, tags)
+    return _scan(*ui.installed_listing(refresh))
 
 
 def no_vision_model(scan: images.ModelScan) -> None:

@@ -80,47 +80,42 @@ def test_closing_a_stream_disconnects(client, fake_ollama):
     assert stream.stopped and stream.text == "El cielo no"
 
 
-def test_closing_a_stream_from_another_thread_ends_it_quietly(client, fake_ollama):
-    """What Stop does in the dashboard: the next script run closes the stream the old one reads."""
-    fake_ollama.stream("POST", "/api/generate", fixture_lines("generate-stream"), delay=0.05)
-    stream = client.generate("gemma:2b", "x")
+def stop_from_another_thread(stream, pieces, arrived=lambda: True) -> list:
+    """What Stop does in the dashboard: `pieces()` of `stream` read on one thread, the stream closed
+    from another once `arrived()`; the reader must end at once and without error."""
     seen, errors = [], []
 
     def read():
         try:
-            seen.extend(stream.texts())
-        except BaseException as error:  # noqa: BLE001 - the test asserts there is none
+            seen.extend(pieces())
+        except BaseException as error:  # noqa: BLE001 - the caller asserts there is none
             errors.append(error)
 
     reader = threading.Thread(target=read)
     reader.start()
     deadline = time.monotonic() + 5
-    while len(stream.parts) < 3 and time.monotonic() < deadline:
+    while not arrived() and time.monotonic() < deadline:
         time.sleep(0.01)
     stream.close()
     reader.join(timeout=5)
-    assert not reader.is_alive() and errors == []
-    assert stream.stopped and 3 <= len(stream.parts) < 24 and "".join(seen) == stream.text
+    assert not reader.is_alive() and errors == [] and stream.stopped
+    return seen
+
+
+def test_closing_a_stream_from_another_thread_ends_it_quietly(client, fake_ollama):
+    """The next script run closes the stream the old one reads."""
+    fake_ollama.stream("POST", "/api/generate", fixture_lines("generate-stream"), delay=0.05)
+    stream = client.generate("gemma:2b", "x")
+    seen = stop_from_another_thread(stream, stream.texts, lambda: len(stream.parts) >= 3)
+    assert 3 <= len(stream.parts) < 24 and "".join(seen) == stream.text
 
 
 def test_close_from_another_thread_wakes_a_read_waiting_for_a_silent_server(client, fake_ollama):
     """Stop while the server evaluates a long prompt: the reader must not wait for the next line."""
     fake_ollama.stream("POST", "/api/generate", fixture_lines("generate-stream"), delay=30)
     stream = client.generate("gemma:2b", "x")  # the headers came; the first line is 30 s away
-    errors = []
-
-    def read():
-        try:
-            list(stream.texts())
-        except BaseException as error:  # noqa: BLE001 - the test asserts there is none
-            errors.append(error)
-
-    reader = threading.Thread(target=read)
-    reader.start()
     started = time.monotonic()
-    stream.close()
-    reader.join(timeout=5)
-    assert not reader.is_alive() and errors == [] and stream.stopped
+    stop_from_another_thread(stream, stream.texts)
     assert time.monotonic() - started < 5
 
 
@@ -397,21 +392,6 @@ def test_closing_while_it_reasons_keeps_the_reasoning(client, fake_ollama):
     """Stop from another thread during the reasoning: what arrived stays, no error."""
     fake_ollama.stream("POST", "/api/chat", fixture_lines("today-chat-think"), delay=0.05)
     stream = client.chat("qwen3:0.6b", [])
-    seen, errors = [], []
-
-    def read():
-        try:
-            seen.extend(stream.pieces())
-        except BaseException as error:  # noqa: BLE001 - the test asserts there is none
-            errors.append(error)
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    deadline = time.monotonic() + 5
-    while len(stream.thinking_parts) < 5 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    stream.close()
-    reader.join(timeout=5)
-    assert not reader.is_alive() and errors == [] and stream.stopped
+    seen = stop_from_another_thread(stream, stream.pieces, lambda: len(stream.thinking_parts) >= 5)
     assert 5 <= len(stream.thinking_parts) < 51 and stream.text == "" and stream.final is None
     assert "".join(text for _, text in seen) == stream.thinking and THINKING.startswith(stream.thinking)
