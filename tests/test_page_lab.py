@@ -49,6 +49,7 @@ def diff_shown(app) -> str:
 @pytest.mark.builtin
 def test_the_course_experiment_on_the_builtin_server(monkeypatch, builtin_server):
     app = open_lab(monkeypatch, builtin_server.url)
+    app.multiselect(key="lab.setting.models").set_value([builtin_server.model])
     app.number_input(key="lab.setting.repetitions").set_value(5)
     app.number_input(key="lab.setting.num_predict").set_value(16)
     runs = run_experiment(app)
@@ -66,6 +67,7 @@ def test_the_course_experiment_on_the_builtin_server(monkeypatch, builtin_server
 @pytest.mark.builtin
 def test_temperature_sweep_with_seed_and_cold_runs(monkeypatch, builtin_server):
     app = open_lab(monkeypatch, builtin_server.url, "es")
+    app.multiselect(key="lab.setting.models").set_value([builtin_server.model])
     app.multiselect(key="lab.setting.ready").set_value([])
     app.selectbox(key="lab.setting.sweep_option").set_value("temperature")
     app.text_input(key="lab.setting.sweep_values").set_value("0, 0.8, 1.5")

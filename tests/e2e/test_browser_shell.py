@@ -7,7 +7,7 @@ from tests.plugins.browser import assert_no_exception, wait_for_app
 pytestmark = pytest.mark.browser
 
 PAGE_TITLES_ES = ["Servidor", "Biblioteca de modelos", "Chat", "Descripción de imágenes",
-                  "Laboratorio de opciones y semillas"]
+                  "Laboratorio de opciones y semillas", "La API hoy"]
 
 def nav_labels(page) -> list[str]:
     return [text.strip() for text in page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()]

@@ -15,12 +15,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.builtin]
 SAMPLE = pathlib.Path(__file__).resolve().parents[2] / "assets" / "sample-imagen1.png"
 TEXT = {
     "es": {"check": "Comprobar", "checked": "responde el servidor integrado", "model_name": "Nombre del modelo",
-           "pull": "Descargar", "pulled": "está instalado y listo", "settings": "Prompt de sistema y opciones",
+           "pull": "Descargar", "pulled": "está instalado y listo", "settings": "Prompt de sistema, opciones y formato",
            "answered": "tokens de entrada", "no_vision": "Ningún modelo instalado puede leer imágenes",
            "repetitions": "Repeticiones", "run": "Ejecutar el experimento", "identical": "2/2 idénticas",
            "message": "El cielo es azul porque"},
     "en": {"check": "Check", "checked": "built-in server answers", "model_name": "Model name",
-           "pull": "Pull", "pulled": "is installed and ready", "settings": "System prompt and options",
+           "pull": "Pull", "pulled": "is installed and ready", "settings": "System prompt, options and format",
            "answered": "tokens in", "no_vision": "No installed model can read images",
            "repetitions": "Repetitions", "run": "Run the experiment", "identical": "2/2 identical",
            "message": "The sky is blue because"},
