@@ -21,6 +21,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from lib.client import ServerError
 from lib.i18n import Refusal
+from lib.ollama_facts import parse_model_name
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")  # JPEG includes MPO (phone cameras)
 UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "gif", "bmp")  # for st.file_uploader
@@ -269,17 +270,13 @@ TEXT_ONLY_TAGS = {"gemma3": ("270m", "1b")}  # gemma3's smallest sizes have no v
 SUGGESTED = ("llava", "moondream", "gemma3:4b")  # the course's model, then smaller ones
 
 
-def base_name(model: str) -> tuple[str, str]:
-    """`registry/namespace/llava:7b` -> ("llava", "7b")."""
-    name, _, tag = model.strip().lower().rpartition("/")[2].partition(":")
-    return name, tag or "latest"
-
-
 def vision_by_name(model: str) -> bool:
-    name, tag = base_name(model)
-    if name not in VISION_NAMES:
+    """`registry/namespace/llava:7b` is llava; Ollama compares names without case."""
+    parsed = parse_model_name(model)
+    if parsed is None:
         return False
-    return not tag.startswith(TEXT_ONLY_TAGS.get(name, ()))
+    name, tag = parsed.model.lower(), parsed.tag.lower()
+    return name in VISION_NAMES and not tag.startswith(TEXT_ONLY_TAGS.get(name, ()))
 
 
 def sees_images(model: str, show: dict | None) -> bool:
