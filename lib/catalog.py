@@ -71,10 +71,6 @@ def select(models, purpose: str | None = None, fits_in_gb: float | None = None,
             and (not course_only or m.course)]
 
 
-def installed(tag: str, names) -> bool:
-    return any(same_model(tag, name) for name in names)
-
-
 def is_local(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     return host in LOCAL_HOSTS or host.startswith("127.")

@@ -23,7 +23,7 @@ def installed_set(names) -> frozenset[ModelName]:
 
 
 def is_installed(tag: str, installed: frozenset[ModelName]) -> bool:
-    """`catalog.installed` for a set made by `installed_set`: `llava` is `llava:latest`."""
+    """Is the catalog `tag` among the names of `installed_set`? `llava` is `llava:latest`."""
     return _key(tag) in installed
 
 
