@@ -1,5 +1,6 @@
-"""Any recorded call as the course teaches it: JSON request, curl, Python `requests`, raw response,
-and the final chunk's fields explained. Pure functions; lib/ui.py lays them out.
+"""Any recorded call as the course teaches it: JSON request, curl, Python `requests` (streamed, and
+the en-llama lesson's read-all), the official `ollama` client, raw response, and the final chunk's
+fields explained. Pure functions; lib/ui.py lays them out (the `ollama` command: lib/terminal.py).
 
 Base64 images, token lists and long model lists are long: given a `note` (what to write instead of
 the rest, in the user's language), the screen versions shorten them; without one (the copies) they
@@ -15,7 +16,8 @@ from typing import Callable
 from lib.client import Exchange
 from lib.formatting import NS_PER_S, human_seconds
 from lib.generation import Generation
-from lib.ollama_facts import DURATION_FIELDS, METRICS
+from lib.terminal import quote
+from lib.ollama_facts import DEFAULT_PORT, DEFAULT_URL, DURATION_FIELDS, METRICS
 
 SHORT_BASE64 = 24  # characters of an image kept on screen
 SHORT_MODELS = 5  # models of a long list (/api/tags on a server with 300 models) kept on screen
@@ -46,11 +48,6 @@ def request_json(exchange: Exchange, note: Note | None = None) -> str:
     return json.dumps(shorten_images(exchange.body, note), indent=2, ensure_ascii=False)
 
 
-def _shell_quote(text: str) -> str:
-    """Single-quoted for sh/bash: the only character to escape is the single quote itself."""
-    return "'" + text.replace("'", "'\\''") + "'"
-
-
 def curl_command(exchange: Exchange, note: Note | None = None) -> str:
     """As the course writes it: `curl http://localhost:11434/api/generate -d '{...}'`."""
     parts = ["curl"]
@@ -60,7 +57,7 @@ def curl_command(exchange: Exchange, note: Note | None = None) -> str:
         parts += ["-X", exchange.method]
     parts.append(exchange.url)
     if exchange.body is not None:
-        parts += ["-d", _shell_quote(request_json(exchange, note))]
+        parts += ["-d", quote(request_json(exchange, note))]
     return " ".join(parts)
 
 
@@ -91,6 +88,89 @@ def python_code(exchange: Exchange, note: Note | None = None) -> str:
                   "print(response.json())" if exchange.path.startswith("/api/") and exchange.method != "DELETE"
                   else "print(response.status_code, response.text)"]
     return "\n".join(line for line in lines if line is not None)
+
+
+def python_read_all(exchange: Exchange, note: Note | None = None) -> str | None:
+    """The en-llama lesson's way for a streamed generate or chat: read the whole body, then split
+    its lines. Nothing prints until the answer is complete. The lesson writes `requests.post(url,
+    data)` with `data` undefined; the JSON goes in `json=`."""
+    field = {"/api/generate": 'answer["response"]', "/api/chat": 'answer["message"]["content"]'}.get(exchange.path)
+    if field is None or not exchange.streamed or exchange.body is None:
+        return None
+    body = python_literal(shorten_images(exchange.body, note))
+    return "\n".join([
+        "import json", "import requests", "", f'url = "{exchange.url}"', f"json_data = {body}",
+        "response = requests.post(url, json=json_data)  # the lesson's `requests.post(url, data)`: data is undefined",
+        'json_lines = response.content.decode("utf-8").splitlines()  # the whole body first',
+        "answers = [json.loads(json_line) for json_line in json_lines]",
+        f'print("".join({field} for answer in answers))'])
+
+
+# The official client (pip install ollama; checked on ollama-python 0.6.3 with inspect, see
+# tests/test_http_view.py): its method for each path, and the request fields it takes as arguments.
+# It has no method for /api/version.
+CLIENT_METHODS = {
+    "/api/generate": ("generate", ("model", "prompt", "suffix", "system", "template", "context", "stream", "think",
+                                   "raw", "format", "images", "options", "keep_alive")),
+    "/api/chat": ("chat", ("model", "messages", "tools", "stream", "think", "format", "options", "keep_alive")),
+    "/api/pull": ("pull", ("model", "insecure", "stream")),
+    "/api/create": ("create", ("model", "quantize", "from_", "files", "adapters", "template", "license", "system",
+                               "parameters", "messages", "stream")),
+    "/api/embed": ("embed", ("model", "input", "truncate", "options", "keep_alive", "dimensions")),
+    "/api/show": ("show", ("model",)), "/api/delete": ("delete", ("model",)),
+    "/api/copy": ("copy", ("source", "destination")), "/api/tags": ("list", ()), "/api/ps": ("ps", ()),
+}
+STREAMING_PATHS = ("/api/generate", "/api/chat", "/api/pull", "/api/create")  # the ones that can stream
+
+
+def _client_output(path: str, body: dict, streamed: bool) -> list[str]:
+    """What the snippet prints with the client's typed answer."""
+    if streamed:
+        item = {"/api/generate": ["    print(chunk.response, end=\"\", flush=True)"],
+                "/api/chat": ["    print(chunk.message.content, end=\"\", flush=True)"]}.get(
+            path, ["    print(chunk.status, chunk.completed or \"\", chunk.total or \"\")"])
+        if path in ("/api/generate", "/api/chat") and (body.get("think") not in (None, False)):
+            thinking = "chunk.thinking" if path == "/api/generate" else "chunk.message.thinking"
+            item = [f"    print({thinking} or \"\", end=\"\", flush=True)  # reasoning first", *item]
+        return ["for chunk in answer:  # one object per NDJSON line", *item]
+    return {"/api/generate": ["print(answer.response)" if body.get("prompt") else "print(answer.done_reason)"],
+            "/api/chat": ["print(answer.message.content)"],
+            "/api/embed": ["for vector in answer.embeddings:", "    print(len(vector), vector[:4])"],
+            "/api/tags": ["for model in answer.models:", "    print(model.model, model.size)"],
+            "/api/ps": ["for model in answer.models:", "    print(model.model, model.size_vram, model.expires_at)"],
+            "/api/show": ["print(answer.capabilities)", "print(answer.parameters)"],
+            }.get(path, ["print(answer.status)"])
+
+
+def ollama_code(exchange: Exchange, note: Note | None = None) -> str | None:
+    """The call with the official `ollama` Python client, or None where it has no method.
+
+    Unlike the HTTP API, the client does not stream unless given `stream=True`."""
+    if exchange.path not in CLIENT_METHODS:
+        return None
+    method, accepted = CLIENT_METHODS[exchange.path]
+    body = shorten_images(exchange.body, note) if isinstance(exchange.body, dict) else {}
+    streamed = exchange.streamed or (exchange.path in STREAMING_PATHS and body.get("stream") is True)
+    if exchange.base_url.rstrip("/") in (DEFAULT_URL, f"http://localhost:{DEFAULT_PORT}"):
+        lines, caller = ["import ollama", ""], "ollama"
+    else:  # the client reads OLLAMA_HOST, else 127.0.0.1:11434: another server is named
+        lines, caller = ["from ollama import Client", "", f"client = Client(host={json.dumps(exchange.base_url)})"], "client"
+    arguments, unknown = [], []
+    for name, value in body.items():
+        argument = "from_" if name == "from" else name
+        if name == "stream":
+            continue
+        if argument in accepted:
+            arguments.append(f"    {argument}={python_literal(value, 1)},")
+        else:
+            unknown.append(name)
+    if streamed:
+        arguments.append("    stream=True,")
+    if unknown:
+        lines.append(f"# not an argument of {method}(): {', '.join(unknown)}")
+    call = f"answer = {caller}.{method}("
+    lines += [call + ")"] if not arguments else [call, *arguments, ")"]
+    return "\n".join(lines + _client_output(exchange.path, body, streamed))
 
 
 def python_literal(value, depth: int = 0) -> str:
@@ -210,6 +290,8 @@ def explain_final(chunk: dict | None, note: Note) -> list[Field]:
         if name == "message" and isinstance(value, dict) and "thinking" in value:
             fields.append(Field("message.thinking", _short_json(value["thinking"]),
                                 note("chars", len(_text(value["thinking"]))), "field.message.thinking"))
+    # prompt_eval_count is cache_n + prompt_n while prompt_eval_duration is prompt_ms, the new tokens
+    # only (llm/llama_server.go promptEvalCount): on a cache hit the prompt speed is inflated (field.*).
     done = Generation.from_final(chunk)
     for name, speed, source in (("tokens_per_second", done.tokens_per_second, "eval_count / eval_duration"),
                                 ("prompt_tokens_per_second", done.prompt_tokens_per_second,

@@ -354,3 +354,22 @@ def same_model(a: str, b: str) -> bool:
     """`llava` and `registry.ollama.ai/library/LLaVA:latest` are the same model; an invalid name is no model."""
     first, second = parse_model_name(a), parse_model_name(b)
     return first is not None and second is not None and first.same_as(second)
+
+
+# --- the ollama CLI: `ollama run`'s interactive session ----------------------------------------------
+# cmd/interactive.go generateInteractive (fb30760): its prompt and the one of a `"""` block
+# (readline.Prompt), and what `/?`, `/? set`, `/? show` and `/? shortcuts` list (usage, usageSet,
+# usageShow, usageShortcuts), as typed. Each id has its meaning in assets/i18n/*/http.json
+# (`terminal.repl.<id>`). `/set parameter` takes any field of api.Options (api.FormatParams).
+REPL_PROMPT, REPL_CONTINUE, REPL_QUOTES = ">>> ", "... ", '"""'
+REPL_COMMANDS = (
+    ("help", "/?"), ("help_set", "/? set"), ("help_show", "/? show"), ("shortcuts", "/? shortcuts"),
+    ("parameter", "/set parameter seed 123"), ("system", "/set system <text>"),
+    ("think", "/set think"), ("nothink", "/set nothink"), ("format", "/set format json"),
+    ("noformat", "/set noformat"), ("verbose", "/set verbose"), ("quiet", "/set quiet"),
+    ("show_parameters", "/show parameters"), ("show_modelfile", "/show modelfile"),
+    ("show_info", "/show info"), ("show_system", "/show system"), ("show_template", "/show template"),
+    ("load", "/load <model>"), ("save", "/save <model>"), ("clear", "/clear"),
+    ("multiline", '"""'), ("image", "./image.png"), ("bye", "/bye"), ("ctrl_c", "Ctrl + c"),
+    ("ctrl_d", "Ctrl + d"),
+)

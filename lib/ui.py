@@ -10,11 +10,12 @@ import time
 
 import streamlit as st
 
-from lib import http_view, i18n, ui_setup
+from lib import http_view, i18n, terminal, ui_setup
 from lib import options as options_reference
 from lib.client import Exchange, OllamaClient, OllamaError, ServerStatus
 from lib.diagnosis import diagnose
 from lib.hosts import AllowList, HostError, check_host, default_url
+from lib.ollama_facts import REPL_COMMANDS
 from lib.safe_text import model_markdown
 
 APP_PATH = pathlib.Path(__file__).resolve().parent.parent / "app.py"
@@ -240,7 +241,8 @@ def show_error(error: Exception, key: str) -> None:
 
 # ----------------------------------------------------------------------- show the HTTP
 def show_http(exchange: Exchange, key: str, expanded: bool = False, lazy: bool = True) -> None:
-    """The call as HTTP: request JSON, curl, Python, raw response, final fields explained.
+    """The call as HTTP: request JSON, curl, the `ollama` command, Python (`requests` and the `ollama`
+    client), raw response, final fields explained.
 
     Built only while open (a keyed expander reruns when toggled), and downloads are made on click:
     a chat of 200 answers sends 200 closed labels, not 200 copies of the whole history. `lazy=False`
@@ -255,7 +257,8 @@ def show_http(exchange: Exchange, key: str, expanded: bool = False, lazy: bool =
     else:
         panel = st.expander(label, expanded=expanded, icon=":material/http:")
     with panel:
-        tabs = st.tabs([t("http.request"), "curl", "Python", t("http.response"), t("http.fields")])
+        tabs = st.tabs([t("http.request"), "curl", t("http.terminal"), "Python", t("http.response"),
+                        t("http.fields")])
         with tabs[0]:
             if exchange.body is None:
                 st.caption(t("http.no_body", method=exchange.method))
@@ -268,10 +271,10 @@ def show_http(exchange: Exchange, key: str, expanded: bool = False, lazy: bool =
             _download(t("http.download_curl"), lambda: http_view.curl_command(exchange), "request.sh",
                       f"{key}.curl")
         with tabs[2]:
-            st.code(http_view.python_code(exchange, note), language="python")
-            _download(t("http.download_python"), lambda: http_view.python_code(exchange), "request.py",
-                      f"{key}.py")
+            _terminal_tab(exchange)
         with tabs[3]:
+            _python_tab(exchange, key)
+        with tabs[4]:
             text, hidden = http_view.response_text(exchange, note)
             st.caption(t("http.response_meta", status=status,
                          content_type=exchange.content_type or "—",
@@ -283,7 +286,7 @@ def show_http(exchange: Exchange, key: str, expanded: bool = False, lazy: bool =
             if text and not exchange.streamed:  # one JSON body, recorded whole: the complete copy
                 _download(t("http.download_response"), lambda: http_view.response_body(exchange),
                           "response.json", f"{key}.response")
-        with tabs[4]:
+        with tabs[5]:
             fields = http_view.explain_final(exchange.final_chunk(), note)
             if not fields:
                 st.caption(t("http.no_fields"))
@@ -293,9 +296,44 @@ def show_http(exchange: Exchange, key: str, expanded: bool = False, lazy: bool =
                       t("http.col.readable"): f.readable, t("http.col.meaning"): t(f.meaning_key)}
                      for f in fields],
                     hide_index=True, width="stretch")
-            if exchange.first_byte_s is not None:
-                st.caption(t("http.client_timing", first=f"{exchange.first_byte_s * 1000:.0f}",
-                             total=f"{(exchange.elapsed_s or 0) * 1000:.0f}"))
+            total = f"{(exchange.elapsed_s or 0) * 1000:.0f}"
+            if exchange.first_byte_s is not None and exchange.streamed:
+                st.caption(t("http.client_timing", first=f"{exchange.first_byte_s * 1000:.0f}", total=total))
+            elif exchange.first_byte_s is not None:  # one JSON body: its first byte comes with the last
+                st.caption(t("http.client_timing_whole", total=total))
+
+
+def _terminal_tab(exchange: Exchange) -> None:
+    """The same call with the `ollama` command (lib/terminal.py), and the session's commands."""
+    twin = terminal.twin(exchange)
+    if twin is None:
+        st.caption(t("http.terminal.none"))
+    else:
+        st.code(twin.text, language="bash")
+        if twin.note_key:
+            st.caption(t(twin.note_key))
+        if twin.left_out:
+            st.caption(t("http.terminal.left_out", fields=", ".join(f"`{name}`" for name in twin.left_out)))
+    with st.popover(t("http.terminal.reference"), icon=":material/terminal:"):
+        st.caption(t("http.terminal.reference_intro"))
+        st.table({t("http.terminal.col.command"): [command for _, command in REPL_COMMANDS],
+                  t("http.terminal.col.does"): [t(f"http.terminal.repl.{name}") for name, _ in REPL_COMMANDS]})
+
+
+def _python_tab(exchange: Exchange, key: str) -> None:
+    """`requests` as the course writes it, the official `ollama` client, and the lesson's read-all."""
+    st.caption(t("http.python.requests"))
+    st.code(http_view.python_code(exchange, note), language="python")
+    _download(t("http.download_python"), lambda: http_view.python_code(exchange), "request.py", f"{key}.py")
+    client_code = http_view.ollama_code(exchange, note)
+    st.caption(t("http.python.ollama") if client_code else t("http.python.no_ollama"))
+    if client_code:
+        st.code(client_code, language="python")
+        _download(t("http.download_python"), lambda: http_view.ollama_code(exchange), "request_ollama.py",
+                  f"{key}.ollama")
+    if read_all := http_view.python_read_all(exchange, note):
+        st.caption(t("http.python.lesson"))
+        st.code(read_all, language="python")
 
 
 def note(kind: str, count: int) -> str:

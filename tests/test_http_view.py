@@ -2,6 +2,8 @@
 import json
 import subprocess
 
+import pytest
+
 from lib import http_view
 from lib.client import Exchange
 from tests.plugins.fake_ollama import TAGS, fixture_lines
@@ -164,3 +166,103 @@ def test_the_python_code_holds_the_body_as_python():
     assert literal.splitlines()[:3] == ["{", '    "model": "qwen3:0.6b",', '    "messages": [']
     call = exchange("/api/chat", body)
     compile(http_view.python_code(call), "request.py", "exec")
+
+
+# ---------------------------------------------------------------- the official `ollama` client
+def run_python(code: str) -> subprocess.CompletedProcess:
+    import sys
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+def test_the_client_forms_use_only_arguments_the_client_has():
+    """CLIENT_METHODS against the installed ollama-python (the tests' compatibility judge)."""
+    import inspect
+
+    import ollama
+    for path, (method, arguments) in http_view.CLIENT_METHODS.items():
+        accepted = set(inspect.signature(getattr(ollama.Client, method)).parameters) - {"self"}
+        assert set(arguments) <= accepted, (path, set(arguments) - accepted)
+        assert callable(getattr(ollama, method))  # the module-level form used for the default server
+    assert not hasattr(ollama.Client, "version")  # hence no client form for /api/version
+
+
+def test_the_client_form_of_a_streamed_chat_on_the_default_server():
+    call = exchange("/api/chat", {"model": "gemma:2b", "messages": [{"role": "user", "content": "hola"}],
+                                  "options": {"seed": 123}, "stream": True})
+    assert http_view.ollama_code(call).splitlines() == [
+        "import ollama", "",
+        "answer = ollama.chat(",
+        '    model="gemma:2b",',
+        "    messages=[", "        {", '            "role": "user",', '            "content": "hola"', "        }", "    ],",
+        "    options={", '        "seed": 123', "    },",
+        "    stream=True,",
+        ")",
+        "for chunk in answer:  # one object per NDJSON line",
+        '    print(chunk.message.content, end="", flush=True)']
+
+
+def test_the_client_forms_of_every_other_call():
+    def code(path, body=None, method="POST", content_type="application/json", url="http://127.0.0.1:11434"):
+        return http_view.ollama_code(Exchange(method, url, path, body, 200, content_type))
+
+    assert code("/api/tags", None, "GET").splitlines()[2:] == [
+        "answer = ollama.list()", "for model in answer.models:", "    print(model.model, model.size)"]
+    assert "answer = ollama.ps()" in code("/api/ps", None, "GET")
+    assert 'answer = ollama.show(\n    model="gemma:2b",\n)\nprint(answer.capabilities)' in code("/api/show", {"model": "gemma:2b"})
+    assert 'ollama.delete(\n    model="x",\n)\nprint(answer.status)' in code("/api/delete", {"model": "x"}, "DELETE")
+    assert 'source="a",\n    destination="b",' in code("/api/copy", {"source": "a", "destination": "b"})
+    pull = code("/api/pull", {"model": "m", "insecure": False, "stream": True}, content_type="application/x-ndjson")
+    assert "ollama.pull(" in pull and "    stream=True," in pull and "print(chunk.status" in pull
+    create = code("/api/create", {"model": "p", "from": "m", "system": "s", "stream": True},
+                  content_type="application/x-ndjson")
+    assert '    from_="m",' in create and '    system="s",' in create
+    embed = code("/api/embed", {"model": "all-minilm", "input": ["a", "b"], "dimensions": 8})
+    assert "ollama.embed(" in embed and "    dimensions=8," in embed and "for vector in answer.embeddings:" in embed
+    unload = code("/api/generate", {"model": "m", "keep_alive": 0})
+    assert unload.endswith('    model="m",\n    keep_alive=0,\n)\nprint(answer.done_reason)')
+    assert code("/api/version", None, "GET") is None and code("/", None, "HEAD") is None
+    other = code("/api/chat", {"model": "m", "messages": [], "logprobs_extra": 1}, url="http://10.0.0.5:11434")
+    assert other.startswith('from ollama import Client\n\nclient = Client(host="http://10.0.0.5:11434")\n')
+    assert "# not an argument of chat(): logprobs_extra" in other and "answer = client.chat(" in other
+
+
+def test_the_client_form_of_a_thinking_stream_prints_the_reasoning_then_the_answer(fake_ollama):
+    fake_ollama.stream("POST", "/api/chat", fixture_lines("today-chat-think"))
+    call = Exchange("POST", fake_ollama.url, "/api/chat",
+                    {"model": "qwen3:0.6b", "messages": [{"role": "user", "content": "x"}], "think": True,
+                     "stream": True}, 200, "application/x-ndjson")
+    result = run_python(http_view.ollama_code(call))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Okay, the user is asking") and result.stdout.endswith("briefly.\nLa capital de España es **Madrid**.")
+
+
+def test_the_lessons_read_all_form(fake_ollama):
+    """en-llama reads the whole body and splits it; with `json=` (not the lesson's undefined `data`)."""
+    call = Exchange("POST", fake_ollama.url, "/api/generate", {"model": "gemma:2b", "prompt": "x"},
+                    200, "application/x-ndjson")
+    code = http_view.python_read_all(call)
+    assert "requests.post(url, json=json_data)" in code and ".splitlines()" in code
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("El cielo no es azúl. El cielo es azul porque contiene")
+    assert http_view.python_read_all(exchange("/api/tags", None, "GET", content_type="application/json")) is None
+
+
+@pytest.mark.builtin
+@pytest.mark.parametrize("path", ["/api/generate", "/api/chat"])
+def test_the_client_code_runs_against_the_built_in_server(builtin_server, path):
+    """The snippet a student copies, run as is: the same text as the client called directly."""
+    import ollama
+    options = {"num_predict": 12, "seed": 7, "temperature": 0}
+    prompt = "The capital of France is"
+    body = ({"model": builtin_server.model, "prompt": prompt, "options": options, "stream": True}
+            if path == "/api/generate" else
+            {"model": builtin_server.model, "messages": [{"role": "user", "content": prompt}], "options": options,
+             "stream": True})
+    call = Exchange("POST", builtin_server.url, path, body, 200, "application/x-ndjson")
+    result = run_python(http_view.ollama_code(call))
+    assert result.returncode == 0, result.stderr
+    client = ollama.Client(host=builtin_server.url)
+    direct = (client.generate(builtin_server.model, prompt, options=options).response if path == "/api/generate"
+              else client.chat(builtin_server.model, body["messages"], options=options).message.content)
+    assert direct and result.stdout == direct
