@@ -83,6 +83,20 @@ DEFAULT_MAX_QUEUE = 512  # OLLAMA_MAX_QUEUE: requests that may wait; past it, 50
 DEFAULT_NUM_PARALLEL = 1  # OLLAMA_NUM_PARALLEL: requests each loaded model runs at once
 BUSY_MESSAGE = "server busy, please try again.  maximum pending requests exceeded"
 
+# --- server environment variables (the Server page explains them) ---------------------------------
+# envconfig/config.go at v0.33 (fb30760): OLLAMA_MAX_LOADED_MODELS unset = 3 per GPU, 3 on a CPU
+# (server/sched.go defaultModelsPerGPU); OLLAMA_CONTEXT_LENGTH unset = chosen from the total VRAM at
+# start-up (server/routes.go Serve, logged as "vram-based default context"), with thresholds of
+# 23 and 47 GiB standing for the documented 24 and 48. There is no OLLAMA_GPU: the GPU is used by
+# itself; OLLAMA_GPU_OVERHEAD only reserves VRAM.
+MODELS_PER_GPU = 3
+CONTEXT_BY_VRAM_GIB = ((47, 262144), (23, 32768), (0, 4096))  # (at least this many GiB, num_ctx)
+
+
+def default_context_length(vram_gib: float) -> int:
+    """The num_ctx Ollama picks when neither OLLAMA_CONTEXT_LENGTH nor the request sets one."""
+    return next(num_ctx for floor, num_ctx in CONTEXT_BY_VRAM_GIB if vram_gib >= floor)
+
 # --- chat, capabilities, metrics -------------------------------------------------------------------
 
 ROLES = ("system", "user", "assistant", "tool")

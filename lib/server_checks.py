@@ -14,6 +14,7 @@ from lib.formatting import age_parts, human_bytes, parse_timestamp
 from lib.hosts import AllowList, HostError, check_host
 
 FOREVER_YEARS = 100  # a negative keep_alive shows as an expiry centuries away
+PS_COLUMNS = ("NAME", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL")  # `ollama ps` headers (cmd/cmd.go ListRunningHandler)
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def processor(size: int, size_vram: int) -> str:
     return f"{100 - gpu}%/{gpu}% CPU/GPU"
 
 
-def loaded_models(ps: dict, now: datetime | None = None) -> list[LoadedModel]:
+def loaded_models(ps: dict, now: datetime | None = None, lang: str = "en") -> list[LoadedModel]:
     now = now or datetime.now(timezone.utc)
     rows = []
     for model in ps.get("models") or []:
@@ -49,7 +50,7 @@ def loaded_models(ps: dict, now: datetime | None = None) -> list[LoadedModel]:
         forever = expires is not None and (expires - now).days > FOREVER_YEARS * 365
         rows.append(LoadedModel(
             name=model.get("name") or model.get("model") or "?",
-            size=human_bytes(model.get("size")),
+            size=human_bytes(model.get("size"), lang),
             processor=processor(model.get("size") or 0, model.get("size_vram") or 0),
             context_length=model.get("context_length"),
             until=None if forever else age_parts(expires, now),
@@ -85,11 +86,13 @@ def check_models(client: OllamaClient) -> Check:
         return Check(False, "check.server.down", {"url": client.base_url})
     if not names:
         return Check(False, "check.models.none")
-    return Check(True, "check.models.some", {"count": len(names), "names": ", ".join(names[:8])})
+    key = "check.models.one" if len(names) == 1 else "check.models.some"
+    return Check(True, key, {"count": len(names), "names": ", ".join(names[:8])})
 
 
 def check_shared(address: str, origin: str, allow: AllowList) -> Check:
-    """Does the server answer at the address students will use, and does it accept their origin?"""
+    """Does the server answer at the address students will use, and does it accept their origin?
+    Asked from the machine running the panel: a student's network or firewall may still differ."""
     try:
         url = check_host(address, allow)
     except HostError as error:
@@ -98,10 +101,11 @@ def check_shared(address: str, origin: str, allow: AllowList) -> Check:
     status = remote.status()
     if not status.reachable:
         return Check(False, "check.shared.unreachable", {"url": url})
-    if origin.strip():
-        try:
-            if not remote.cors_allows(origin.strip()):
-                return Check(False, "check.shared.origin_refused", {"url": url, "origin": origin})
-        except OllamaError:
-            return Check(False, "check.shared.unreachable", {"url": url})
-    return Check(True, "check.shared.ok", {"url": url, "version": status.version})
+    if not origin.strip():
+        return Check(True, "check.shared.ok", {"url": url, "version": status.version})
+    try:
+        if not remote.cors_allows(origin.strip()):
+            return Check(False, "check.shared.origin_refused", {"url": url, "origin": origin})
+    except OllamaError:
+        return Check(False, "check.shared.unreachable", {"url": url})
+    return Check(True, "check.shared.origin_ok", {"url": url, "version": status.version, "origin": origin.strip()})

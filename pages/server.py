@@ -47,22 +47,28 @@ def unload(model: str) -> None:
 def loaded_section(client) -> None:
     st.subheader(t("server.loaded"))
     try:
-        rows = server_checks.loaded_models(client.ps())
+        rows = server_checks.loaded_models(client.ps(), lang=ui.lang())
     except OllamaError as error:
         ui.show_error(error, key="server.ps")
         return
     ps_exchange = client.last
     if not rows:
         st.caption(t("server.loaded_none"))
+    widths = [3, 2, 2, 2, 3, 2]
+    if rows:  # the columns `ollama ps` prints, named as it names them
+        for column, name in zip(st.columns(widths), server_checks.PS_COLUMNS):
+            column.caption(f"`{name}`")
     for row in rows:
-        name, size, proc, ctx, until, action = st.columns([3, 2, 2, 2, 3, 2], vertical_alignment="center")
+        name, size, proc, ctx, until, action = st.columns(widths, vertical_alignment="center")
         name.markdown(f"**{plain(row.name)}**")
         size.write(row.size)
         proc.write(row.processor)
         ctx.write(t("server.ctx", tokens=row.context_length) if row.context_length else "—")
         until.write(ui.age(row.until, future=True))
         action.button(t("server.unload"), key=f"unload.{row.name}", icon=":material/eject:",
-                      on_click=unload, args=(row.name,))
+                      help=ui.t_escaped("server.unload_help", model=row.name), on_click=unload, args=(row.name,))
+    if rows:
+        st.caption(t("server.ps_help"))
     ui.show_flashes()  # a click in this fragment reruns only the fragment, not the page title
     ui.show_http(ps_exchange, key="server.ps")
 
@@ -71,36 +77,43 @@ auto = st.toggle(t("server.auto_refresh"), key="server.auto_refresh", help=t("se
 st.fragment(run_every=5 if auto else None)(status_section)()
 
 # ----------------------------------------------------------------------------- guide
+CHECKS = {"cli": server_checks.check_cli, "serve": lambda: server_checks.check_server(ui.client()),
+          "models": lambda: server_checks.check_models(ui.client())}
+
+
+def share_form(system: str) -> None:
+    with st.form(f"share.{system}", border=False):
+        left, right = st.columns(2)
+        address = left.text_input(t("guide.share.address"), value=ui.client().base_url,
+                                  help=t("guide.share.address_help"))
+        origin = right.text_input(t("guide.share.origin"), placeholder="http://aula.example:8080",
+                                  help=t("guide.share.origin_help"))
+        if st.form_submit_button(t("guide.check")):
+            show_check(server_checks.check_shared(address, origin, AllowList.from_env()))
+
+
 st.header(t("guide.title"))
 st.caption(t("guide.summary"))
 for system, tab in zip(server_guide.SYSTEMS, st.tabs([t(f"guide.os.{s}") for s in server_guide.SYSTEMS])):
-    guide = server_guide.GUIDE[system]
     with tab:
-        st.markdown(f"**1. {t('guide.install')}**  \n{t(f'guide.install.{system}')}")
-        st.code(guide.install, language=guide.install_language)
-        if st.button(t("guide.check"), key=f"check.cli.{system}"):
-            show_check(server_checks.check_cli())
+        for number, step in enumerate(server_guide.GUIDE[system], 1):
+            st.markdown(f"**{number}. {t(f'guide.{step.name}')}**  \n{' '.join(t(key) for key in step.text)}")
+            if step.name == "share":
+                st.warning(t("guide.security", **server_guide.ALLOWED_ORIGINS), icon=":material/shield:")
+            for block in step.blocks:
+                if block.note:
+                    st.caption(t(block.note))
+                st.code(block.code, language=block.language)
+            if step.check == "shared":
+                share_form(system)
+            elif step.check and st.button(t("guide.check"), key=f"check.{step.check}.{system}"):
+                show_check(CHECKS[step.check]())
 
-        st.markdown(f"**2. {t('guide.serve')}**  \n{t('guide.serve.text')}")
-        st.code(guide.serve, language="bash")
-        if st.button(t("guide.check"), key=f"check.serve.{system}"):
-            show_check(server_checks.check_server(ui.client()))
-
-        st.markdown(f"**3. {t('guide.pull')}**  \n{t('guide.pull.text')}")
-        st.code(guide.first_model, language="bash")
-        if st.button(t("guide.check"), key=f"check.models.{system}"):
-            show_check(server_checks.check_models(ui.client()))
-
-        st.markdown(f"**4. {t('guide.share')}**  \n{t('guide.share.text')} {t(f'guide.share.{system}')}")
-        st.code(guide.share, language=guide.shell)
-        with st.form(f"share.{system}", border=False):
-            left, right = st.columns(2)
-            address = left.text_input(t("guide.share.address"), value=ui.client().base_url,
-                                      help=t("guide.share.address_help"))
-            origin = right.text_input(t("guide.share.origin"), placeholder="http://aula.example:8501",
-                                      help=t("guide.share.origin_help"))
-            if st.form_submit_button(t("guide.check")):
-                show_check(server_checks.check_shared(address, origin, AllowList.from_env()))
+st.subheader(t("env.title"))
+st.caption(t("env.intro"))
+st.markdown(server_guide.env_table(t))
+st.markdown(t("env.memory"))
+st.info(t("env.pin", **server_guide.PIN), icon=":material/push_pin:")
 
 # ----------------------------------------------------------------------------- background
 st.header(t("background.title"))
@@ -108,10 +121,14 @@ with st.expander(t("background.tools.title"), icon=":material/compare:"):
     st.markdown(t("background.tools.body"))
 with st.expander(t("background.local_vs_api.title"), icon=":material/balance:"):
     st.markdown(t("background.local_vs_api.body"))
+with st.expander(t("background.claims.title"), icon=":material/fact_check:"):
+    st.markdown(t("background.claims.body"))
 with st.expander(t("background.log.title"), icon=":material/receipt_long:"):
     st.markdown(t("background.log.body"))
-    log = st.text_area(t("background.log.input"), value=server_log.EXAMPLE, height=200,
-                       key="server.log")
+    examples = {t(f"background.log.example.{name}"): name for name in server_log.EXAMPLES}
+    example = examples[st.radio(t("background.log.example"), list(examples), horizontal=True)]
+    log = st.text_area(t("background.log.input"), value=server_log.EXAMPLES[example], height=200,
+                       key=f"server.log.{example}")
     notes = server_log.annotate(log)
     if not notes:
         st.caption(t("background.log.nothing"))

@@ -80,7 +80,7 @@ def test_guide_check_buttons(monkeypatch, fake_ollama):
     app.button(key="check.serve.linux").click().run()
     assert any(f"Ollama answers at {fake_ollama.url} (version 0.33.0)" in shown(s.value) for s in app.success)
     app.button(key="check.models.linux").click().run()
-    assert any("2 model(s) installed: gemma:2b, llava:latest" in shown(s.value) for s in app.success)
+    assert any("2 models installed: gemma:2b, llava:latest" in shown(s.value) for s in app.success)
 
 
 def test_sidebar_refuses_bad_hosts_and_keeps_the_current_one(monkeypatch, fake_ollama):
@@ -123,6 +123,73 @@ def test_start_up_log_is_explained(monkeypatch, fake_ollama):
     captions = values(app.caption)
     assert any(c.startswith("No GPU detected") for c in captions)
     assert any("listens on 127.0.0.1:11434 and is version 0.1.32" in c for c in captions)
+    assert any(c.startswith("The engine variants (runners)") for c in captions)
+    assert any(c.startswith("Generation: 22 tokens in 3389.28 ms = 6.49 tokens/s") and "eval_count" in c
+               for c in captions)
+    assert not any(area.value.startswith("```") for area in app.text_area)
+
+
+@pytest.mark.parametrize("lang, example, cpu, ctx, speed", [
+    ("en", "Today (Ollama 0.33, CPU)", "No usable GPU: the only inference device is the CPU",
+     "the default num_ctx will be 4096 tokens", "97 tokens in 3958.40 ms = 24.50 tokens/s"),
+    ("es", "Hoy (Ollama 0.33, CPU)", "No hay GPU utilizable: el único dispositivo de inferencia es la CPU",
+     "el num_ctx por defecto será de 4096 tokens", "97 tokens en 3958,40 ms = 24,50 tokens/s"),
+])
+def test_todays_log_example(monkeypatch, fake_ollama, lang, example, cpu, ctx, speed):
+    app = open_app(monkeypatch, fake_ollama.url, lang)
+    app.radio[0].set_value(example).run()
+    assert 'msg="inference compute" id=cpu library=cpu' in app.text_area[0].value
+    captions = values(app.caption)
+    assert any(c.startswith(cpu) for c in captions) and any(ctx in c for c in captions)
+    assert any("0 de 27" in c or "0 of 27" in c for c in captions) and any(speed in c for c in captions)
+
+
+def test_todays_gpu_log_example_fills_the_courses_section_2_2(monkeypatch, fake_ollama):
+    app = open_app(monkeypatch, fake_ollama.url)
+    app.radio[0].set_value("Today (Ollama 0.33, NVIDIA GPU)").run()
+    captions = values(app.caption)
+    assert any(c.startswith("Ollama found a GPU (CUDA)") for c in captions)
+    assert any(c.startswith("All 27 layers on the GPU") for c in captions)
+    assert any("97 tokens in 731.62 ms = 132.58 tokens/s" in c for c in captions)
+
+
+def test_loaded_models_explain_the_ps_columns_and_the_cli_twin(monkeypatch, fake_ollama):
+    app = open_app(monkeypatch, fake_ollama.url, "es")
+    page = texts(app)
+    assert "`PROCESSOR`" in page and "`CONTEXT`" in page and "`UNTIL`" in page
+    assert "contexto de " in page and " tokens" in page
+    assert any("**PROCESSOR**" in c and "`ollama stop <modelo>`" in c for c in values(app.caption))
+    unload = app.button(key="unload.gemma:2b")
+    assert unload.label == "Sacar de memoria" and "ollama stop gemma:2b" in shown(unload.help)
+
+
+def test_loaded_models_help_is_not_shown_when_ps_fails(monkeypatch, fake_ollama):
+    fake_ollama.reply("GET", "/api/ps", 500, {"error": "runner crashed"})
+    app = open_app(monkeypatch, fake_ollama.url)
+    assert not any("**PROCESSOR**" in c for c in values(app.caption))
+
+
+@pytest.mark.parametrize("up", [True, False])
+def test_guide_security_env_and_course_claims_with_the_server_up_or_down(monkeypatch, fake_ollama, closed_port, up):
+    app = open_app(monkeypatch, fake_ollama.url if up else closed_port)
+    code = [c.value for c in app.code]
+    assert "docker rm -f ollama" in "\n".join(code) and "sudo systemctl stop ollama" in code
+    assert "cat ~/.ollama/logs/server.log" in code and "docker logs -f ollama" in code
+    warnings = [shown(w.value) for w in app.warning]
+    assert sum("no authentication" in w and 'OLLAMA_ORIGINS="*"' in w for w in warnings) == 4  # one per tab
+    page = texts(app)
+    assert "| `OLLAMA_MAX_QUEUE` | 512 |" in page and "| `OLLAMA_NUM_PARALLEL` | 1 |" in page
+    assert "OLLAMA_NUM_PARALLEL × the KV cache" in page
+    assert any("OLLAMA_VERSION=0.33.0" in i.value for i in app.info)
+    assert "There is no such variable" in page and "json=json_data" in page and "500 credits" in page
+
+
+def test_shared_check_without_an_origin_claims_none(monkeypatch, fake_ollama):
+    app = open_app(monkeypatch, fake_ollama.url)
+    app.button(key="FormSubmitter:share.linux-Check").click().run()
+    ok = [shown(s.value) for s in app.success]
+    assert any("no origin was checked" in s and "from the machine running this dashboard" in s for s in ok)
+    assert not any("accepts" in s for s in ok)
 
 
 @pytest.mark.parametrize("page, en_title, es_title", [

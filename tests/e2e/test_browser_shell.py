@@ -74,3 +74,22 @@ def test_changing_the_server_in_the_sidebar_lasts_across_pages(dashboard, page, 
         assert page.locator('[data-testid="stSidebar"] [data-testid="stAlert"]').count() == 0
     assert page.locator('[data-testid="stSidebar"] input[type="text"]').input_value() == fake_ollama.url
     assert_no_exception(page)
+
+
+def test_server_page_share_security_stop_and_todays_log(dashboard, page, fake_ollama):
+    """The Docker tab's share step removes the old container and sits under the security box; the
+    ps rows say "Sacar de memoria"; the log reader reads today's CPU log."""
+    board = dashboard(fake_ollama.url)
+    page.goto(f"{board.url}/?lang=es")
+    wait_for_app(page)
+    page.get_by_role("button", name="Sacar de memoria").first.wait_for()
+    page.get_by_role("tab", name="Docker").click()
+    docker = page.locator('[data-testid="stTabPanel"]:visible')  # the open tab only
+    docker.locator('[data-testid="stCode"]', has_text="docker rm -f ollama").wait_for()
+    docker.locator('[data-testid="stCode"]', has_text="docker stop ollama").wait_for()
+    docker.locator('[data-testid="stAlert"]', has_text="no tiene autenticación").wait_for()
+    page.get_by_text("Leer el registro de").click()
+    page.get_by_text("Hoy (Ollama 0.33, CPU)").click()
+    page.get_by_text("No hay GPU utilizable").first.wait_for()
+    page.get_by_text("Generación: 97 tokens en 3958,40 ms = 24,50 tokens/s").first.wait_for()
+    assert_no_exception(page)
