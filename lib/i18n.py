@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import functools
 import json
+import numbers
 import pathlib
 import string
 
+from lib.formatting import number
 from lib.safe_text import plain
 
 LANGUAGES = ("es", "en")
@@ -32,26 +34,61 @@ def catalog(lang: str) -> dict[str, str]:
 
 
 def translate(lang: str, key: str, **values) -> str:
-    text = catalog(lang if lang in LANGUAGES else DEFAULT_LANGUAGE).get(key)
-    return key if text is None else text.format(**values)  # literal braces are doubled: {{ }}
+    """The text of `key` in `lang`, its `{placeholders}` filled; literal braces are doubled: {{ }}.
+
+    Numbers are written the way `lang` writes them (lib.formatting.number): a float, or any number
+    under a numeric spec such as `{speed:.1f}` or `{count:,}`, reads '6,5' / '1 234 567' in Spanish.
+    Ints without a spec and strings are left as they are, and so is everything inside the
+    template's `code spans` (JSON, CLI, versions: wire formats keep their point)."""
+    lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+    text = catalog(lang).get(key)
+    return key if text is None else _fill(text, lang, values, str)
 
 
 def translate_markdown(lang: str, key: str, **values) -> str:
     """`translate` for a Markdown sink, with values shown literally whatever they hold: escaped in
     prose, and inside the template's `code spans` (where escapes would show) only kept from
     closing the span. For values from a server, a model or a student."""
-    text = catalog(lang if lang in LANGUAGES else DEFAULT_LANGUAGE).get(key)
-    if text is None:
-        return key
-    out, in_code = [], False
-    for literal, name, spec, conversion in string.Formatter().parse(text):
-        out.append(literal)
+    lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+    text = catalog(lang).get(key)
+    return key if text is None else _fill(text, lang, values, plain, lambda value: value.replace("`", "'"))
+
+
+_FORMATTER = string.Formatter()
+
+
+@functools.cache
+def _parts(text: str) -> tuple[tuple[str, str | None, str, str | None, bool], ...]:
+    """The template parsed once: (literal, name, spec, conversion, inside a code span)."""
+    parts, in_code = [], False
+    for literal, name, spec, conversion in _FORMATTER.parse(text):
         in_code ^= literal.count("`") % 2 == 1
+        parts.append((literal, name, spec, conversion, in_code))
+    return tuple(parts)
+
+
+def _fill(text: str, lang: str, values: dict, prose, code=str) -> str:
+    """`text.format(**values)`, numbers in prose localized, each value then passed to `prose` or,
+    inside a code span, to `code`."""
+    out = []
+    for literal, name, spec, conversion, in_code in _parts(text):
+        out.append(literal)
         if name is None:
             continue
-        value = format(values[name] if conversion is None else repr(values[name]), spec)
-        out.append(value.replace("`", "'") if in_code else plain(value))
+        value = values[name] if name in values else _FORMATTER.get_field(name, (), values)[0]
+        if conversion is not None:
+            value = _FORMATTER.convert_field(value, conversion)
+        if "{" in spec:  # a nested field: {value:.{digits}f}
+            spec = _FORMATTER.vformat(spec, (), values)
+        if in_code:
+            out.append(code(format(value, spec)))
+        else:
+            out.append(prose(number(value, spec, lang) if _is_number(value) else format(value, spec)))
     return "".join(out)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 class Refusal(ValueError):
