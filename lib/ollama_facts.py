@@ -164,9 +164,14 @@ class Option:
         raise TypeError(f'option "{self.name}" {_TYPE_ERRORS[self.type]}')
 
 
-# api/types.go DefaultOptions and Runner. min_p is not in DefaultOptions: Go's zero value 0.0 (off)
-# is what runs. num_ctx: OLLAMA_CONTEXT_LENGTH, else chosen from the VRAM; num_batch: chosen by the
-# server; main_gpu, use_mmap: the server decides; draft_num_predict: 4 with a draft model, else off.
+# api/types.go DefaultOptions and Runner (v0.33.0-rc2, fb30760). min_p is not in DefaultOptions: Go's
+# zero value 0.0 (off) is what runs (llm/llama_server.go sends `min_p` without omitempty). num_ctx:
+# OLLAMA_CONTEXT_LENGTH, else chosen from the VRAM (<24 GiB 4k, 24-48 32k, >=48 256k;
+# docs/context-length.mdx) and lowered if the load runs out of memory (sched.go
+# reduceAutoNumCtxForLoadOOM); num_batch: 512 in DefaultOptions, but when unset the server picks
+# 256-2048 (sched.go automaticGenerationBatch); main_gpu, use_mmap: *int/*bool, nil, the server
+# decides; draft_num_predict: 4 with a draft model, else 0 (routes.go modelOptionsWithEmbeddingBatchDefault).
+# repeat_penalty: 1.0 since 0.32.10 (commit 6a261db7d), 1.1 before (REPEAT_PENALTY_BEFORE).
 OPTIONS = (
     Option("num_keep", INT, 4), Option("seed", INT, -1), Option("num_predict", INT, -1),
     Option("top_k", INT, 40), Option("top_p", FLOAT, 0.9), Option("min_p", FLOAT, 0.0),
@@ -177,6 +182,7 @@ OPTIONS = (
     Option("num_thread", INT, 0), Option("draft_num_predict", INT),
 )
 OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
+REPEAT_PENALTY_BEFORE = ("0.32.10", 1.1)  # the default before that version
 
 
 @dataclass(frozen=True)
@@ -199,6 +205,16 @@ REMOVED_OPTIONS = (
     RemovedOption("mirostat_tau", "0.7.0"), RemovedOption("mirostat_eta", "0.7.0"),
 )
 REMOVED_BY_NAME = {option.name: option for option in REMOVED_OPTIONS}
+
+# --- reproducibility (the options and seed lab) ----------------------------------------------------
+
+# api/types.go FromMap: an option not in Options/Runner is skipped with this warning in the server log.
+INVALID_OPTION_LOG = "invalid option provided"
+# What the lab sends on purpose to show it: a removed option, ignored (the text does not change).
+REMOVED_OPTION_EXAMPLE = {"mirostat": 2}
+# `temperature <= 0` is greedy decoding (llama.cpp src/llama-sampler.cpp llama_sampler_temp_impl;
+# ollama #4660, PR #5045): the most probable token every time, so the seed changes nothing.
+GREEDY_TEMPERATURE = 0
 
 # --- Go durations and keep_alive -------------------------------------------------------------------
 

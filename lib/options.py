@@ -29,6 +29,12 @@ class Problem:
     key: str  # options.problem.unknown | removed | type | not_object | json
     values: dict
 
+    @property
+    def blocking(self) -> bool:
+        """Ollama would refuse the request (400). An unknown or removed option is only ignored
+        (api/types.go FromMap logs `invalid option provided`), so it may be sent on purpose."""
+        return self.key not in ("options.problem.unknown", "options.problem.removed")
+
 
 def check(options: dict) -> list[Problem]:
     """Unknown, removed and wrongly typed options: what Ollama would ignore or refuse."""
@@ -45,6 +51,21 @@ def check(options: dict) -> list[Problem]:
                 problems.append(Problem(name, "options.problem.type",
                                         {"name": name, "type": BY_NAME[name].type, "value": json.dumps(value)}))
     return problems
+
+
+def notes(options: dict) -> list[Problem]:
+    """What is accepted but not as written: a fraction for an int option, which Ollama truncates
+    (api/types.go FromMap: `case float64: field.SetInt(int64(t))`)."""
+    found = []
+    for name, value in options.items():
+        option = BY_NAME.get(name)
+        if option is not None and option.type == INT and isinstance(value, float) and not value.is_integer():
+            try:
+                found.append(Problem(name, "options.note.truncated",
+                                     {"name": name, "value": value, "kept": option.convert(value)}))
+            except TypeError:
+                pass  # inf or nan: check() says it is refused
+    return found
 
 
 def parse_advanced(text: str) -> tuple[dict, list[Problem]]:
@@ -75,6 +96,80 @@ def parse_keep_alive(text: str) -> int | str | None:
         return int(text)
     ollama_facts.parse_go_duration(text)  # ValueError with Go's message if Ollama would refuse it
     return text
+
+
+# --- the options that run: server defaults <- the model's PARAMETERs <- the request -----------------
+
+SERVER, MODEL, REQUEST = "server", "model", "request"
+
+
+def _parameter_value(text: str):
+    """One value as /api/show prints it (Go's %#v): a quoted string, a number or true/false."""
+    if text.startswith('"'):
+        try:
+            return json.loads(text)  # Go's quoting of a string is JSON's for everything a Modelfile holds
+        except ValueError:
+            return text.strip('"')
+    if text in ("true", "false"):
+        return text == "true"
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+def model_parameters(show: dict) -> dict[str, object]:
+    """The model's own Modelfile PARAMETERs from /api/show's "parameters" text (lines such as
+    `stop "<|im_start|>"` and `temperature 0.7`), typed with the facts module's option types; repeated
+    `stop` lines become a list; unknown names kept as text.
+
+    Ollama writes one `name value` line per parameter, a list one line per item (server/routes.go
+    GetModelInfo: `fmt.Sprintf("%-*s %#v", 30, k, v)`).
+    """
+    params: dict[str, object] = {}
+    for line in str(show.get("parameters") or "").splitlines():
+        name, _, raw = line.strip().partition(" ")
+        if not name:
+            continue
+        raw = raw.strip()
+        option = BY_NAME.get(name)
+        if option is None:
+            params[name] = raw
+            continue
+        value = _parameter_value(raw)
+        if option.type == ollama_facts.STRINGS:
+            params.setdefault(name, []).append(value if isinstance(value, str) else raw)
+            continue
+        try:
+            params[name] = option.convert(value)
+        except TypeError:
+            params[name] = raw
+    return params
+
+
+def effective_options(model_params: dict, request: dict) -> dict[str, tuple[object, str]]:
+    """Every current option -> (value, source), source one of "server", "model", "request": Ollama's
+    DefaultOptions <- the model's PARAMETERs <- the request (server/routes.go
+    modelOptionsWithEmbeddingBatchDefault: FromMap(model.Options), then FromMap(requestOpts)).
+    Options the server chooses at load time (num_ctx, num_batch, main_gpu, use_mmap; draft_num_predict,
+    4 with a draft model, else 0) have value None with source "server". min_p, not in DefaultOptions,
+    is Go's zero value 0.0 (off): that is what runs (llm/llama_server.go sends it as is). A request value of the wrong type is left out (Ollama
+    would refuse the request); a float for an int option is truncated, as Ollama does."""
+    effective: dict[str, tuple[object, str]] = {}
+    for option in CURRENT:
+        value, source = option.default, SERVER
+        for layer, layer_source in ((model_params, MODEL), (request, REQUEST)):
+            if layer.get(option.name) is None:
+                continue
+            try:
+                value, source = option.convert(layer[option.name]), layer_source
+            except TypeError:
+                pass
+        effective[option.name] = (value, source)
+    return effective
 
 
 COURSE_TABLE = pathlib.Path(__file__).resolve().parent.parent / "assets" / "course_options.json"

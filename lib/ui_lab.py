@@ -3,11 +3,14 @@ instruct lesson (Streamlit), kept out of pages/lab.py."""
 from __future__ import annotations
 
 import functools
+import json
 
 import streamlit as st
 
 from lib import base_vs_instruct, charts, i18n, lab, ui, ui_persistence
 from lib import options as option_reference
+from lib.client import OllamaError
+from lib.formatting import number
 from lib.lab_runner import Experiment
 from lib.safe_text import plain
 from lib.ui import lang, t
@@ -54,14 +57,36 @@ def results(experiment: Experiment) -> None:
         columns[number % len(columns)].metric(f"{plain(outcome.model)} · {plain(outcome.condition)}", verdict,
                                               delta=t("lab.failed_runs", n=outcome.failed) if outcome.failed else None,
                                               delta_color="inverse")
+    if shown.truncated:
+        st.info(t("lab.truncated", num_predict=experiment.num_predict), icon=":material/content_cut:")
     _answers(shown)
+    if shown.alone_vs_together or len(shown.speeds) > 1:
+        _together(shown)
     if len(shown.finished) >= 2:
         _diff(shown)
     if shown.finished:
         _charts(shown)
     st.subheader(t("lab.table"))
     st.dataframe(shown.table, hide_index=True, width="stretch")
-    _exports(shown)
+    _exports(shown, experiment.environment)
+
+
+def _compared(title_key: str, compared: list[lab.Compared]) -> None:
+    """Per model and condition: did both kinds of runs give the same text?"""
+    lines = [ui.t_escaped("lab.compare.same" if c.same else "lab.compare.different", model=c.model,
+                          condition=c.condition, first=c.first, second=c.second) for c in compared]
+    st.markdown(t(title_key) + "\n\n" + "\n".join(f"- {line}" for line in lines))
+
+
+def _together(shown: lab.Results) -> None:
+    """Concurrent mode: the seeded texts alone vs batched with others, and tokens/s with 1 and N at once."""
+    if shown.alone_vs_together:
+        _compared("lab.alone_vs_together", shown.alone_vs_together)
+    st.markdown(t("lab.speeds"))
+    st.dataframe([{t("lab.speeds.in_flight"): s.in_flight, t("lab.speeds.requests"): s.requests,
+                   t("lab.speeds.per_request"): number(s.per_request, ".1f", lang()),
+                   t("lab.speeds.aggregate"): number(s.aggregate, ".1f", lang())} for s in shown.speeds],
+                 hide_index=True)
 
 
 @st.fragment
@@ -105,18 +130,22 @@ def _charts(shown: lab.Results) -> None:
         speed.plotly_chart(shown.chart(charts.speed, labels), key="lab.chart.speed")
     if cold.open and shown.cold_and_warm:
         cold.plotly_chart(shown.chart(charts.cold_and_warm, labels), key="lab.chart.cold")
+        with cold:
+            _compared("lab.cold_vs_warm", shown.cold_vs_warm)
     elif cold.open:
         cold.caption(t("lab.chart.cold_help"))
     if models.open:
         models.plotly_chart(shown.chart(charts.models_compared, labels), key="lab.chart.models")
 
 
-def _exports(shown: lab.Results) -> None:
+def _exports(shown: lab.Results, environment: dict) -> None:
     """The files are made only when their button is clicked (outside this script run: the
     sheet's texts are bound to this session's language now)."""
     language = lang()
     sheet_labels = {k: t(f"lab.sheet.{k}") for k in ("title", "prompt", "model", "condition", "options",
-                                                     "result", "speed")}
+                                                     "result", "speed", "version", "digest", "processor",
+                                                     "context_length", "effective")}
+    sheet_labels["lang"] = language  # the sheet's numbers are written the way this language writes them
     sheet_labels.update({k: functools.partial(i18n.translate, language, f"lab.sheet.{k}")
                          for k in ("identical", "distinct", "failed")})
     exports = st.columns(3)
@@ -125,17 +154,39 @@ def _exports(shown: lab.Results) -> None:
     exports[1].download_button("JSON", lambda: lab.export_json(shown.prompt, shown.runs), "lab.json",
                                mime="application/json", icon=":material/download:", on_click="ignore",
                                key="lab.export.json")
-    exports[2].download_button(t("lab.sheet"), lambda: lab.lab_sheet(shown.prompt, shown.runs, sheet_labels),
-                               "lab.md", mime="text/markdown", icon=":material/description:", on_click="ignore",
+    exports[2].download_button(t("lab.sheet"),
+                               lambda: lab.lab_sheet(shown.prompt, shown.runs, sheet_labels, environment), "lab.md", mime="text/markdown", icon=":material/description:", on_click="ignore",
                                key="lab.export.sheet")
 
 
-def reference() -> None:
+def _parameters(model: str | None) -> dict | None:
+    """The model's Modelfile PARAMETERs (cached /api/show), or None when they cannot be asked."""
+    listed = next((m for m in ui.installed_tags()[0].get("models") or [] if m.get("name") == model), None) \
+        if model else None
+    if listed is None:
+        return None
+    try:
+        return option_reference.model_parameters(ui.model_show(model, listed.get("digest") or "")[0])
+    except OllamaError:
+        return None
+
+
+def reference(model: str | None = None) -> None:
+    """Today's options (with what runs on `model` when nothing is sent: server default <- its
+    PARAMETERs) and the course's table."""
     st.markdown(t("lab.reference.current"))
-    st.dataframe([{t("lab.col.option"): o.name, t("lab.col.type"): o.type,
-                   t("lab.col.default"): "—" if o.default is None else str(o.default),
-                   t("lab.col.meaning"): t(o.meaning_key)} for o in option_reference.CURRENT],
-                 hide_index=True, width="stretch")
+    parameters = _parameters(model)
+    effective = option_reference.effective_options(parameters or {}, {})
+    rows = []
+    for o in option_reference.CURRENT:
+        row = {t("lab.col.option"): o.name, t("lab.col.type"): o.type,
+               t("lab.col.default"): "—" if o.default is None else str(o.default)}
+        if parameters is not None:
+            value, source = effective[o.name]
+            row[t("lab.col.effective", model=model)] = "—" if value is None else \
+                f"{json.dumps(value, ensure_ascii=False)} ({t(f'lab.source.{source}')})"
+        rows.append({**row, t("lab.col.meaning"): t(o.meaning_key)})
+    st.dataframe(rows, hide_index=True, width="stretch")
     st.markdown(t("lab.reference.course"))
     st.dataframe([{"#": r.no, t("lab.col.option"): r.name, t("lab.col.course_value"): r.course_value,
                    t("lab.col.course_text"): r.course_text,

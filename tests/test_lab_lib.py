@@ -25,13 +25,13 @@ def recorded(name):
 
 
 def test_plan_order_and_limits():
-    conditions = lab.ready_made(["not_reproducible", "reproducible"])
+    conditions = lab.ready_made(["default", "seed"])
     planned = lab.plan(PROMPT, ["a", "b"], conditions, 3)
     assert len(planned) == 12
     assert [(p.model, p.condition.name, p.repetition) for p in planned[:4]] == [
-        ("a", "not_reproducible", 1), ("a", "not_reproducible", 2), ("a", "not_reproducible", 3),
-        ("a", "reproducible", 1)]
-    assert conditions[1].options == {"seed": 123, "temperature": 0}
+        ("a", "default", 1), ("a", "default", 2), ("a", "default", 3),
+        ("a", "seed", 1)]
+    assert conditions[1].options == {"seed": 123}
 
 
 @pytest.mark.parametrize("prompt, models, reps, key", [
@@ -40,7 +40,7 @@ def test_plan_order_and_limits():
 ])
 def test_plan_refusals(prompt, models, reps, key):
     with pytest.raises(lab.PlanRefused) as caught:
-        lab.plan(prompt, models, lab.ready_made(["reproducible"]), reps)
+        lab.plan(prompt, models, lab.ready_made(["seed"]), reps)
     assert caught.value.key == key
 
 
@@ -84,7 +84,7 @@ def test_groups_and_outcomes():
 
 
 def test_finished_run_from_an_answer_and_zero_durations():
-    planned = Planned("gemma:2b", Condition("reproducible", {}), 1)
+    planned = Planned("gemma:2b", Condition("seed", {}), 1)
     answer = recorded("generate-seed123-1")
     finished = lab.finished_run(planned, {"seed": 123}, False, answer, wall_s=5.0)
     assert finished.text.startswith("El cielo no es azúl.") and finished.output_tokens == answer["eval_count"]
@@ -115,11 +115,51 @@ def test_lab_sheet():
     labels = {"title": "Hoja", "prompt": "Prompt", "model": "Modelo", "condition": "Condición",
               "options": "Opciones", "result": "Resultado", "speed": "Velocidad media",
               "identical": lambda n: f"{n}/{n} idénticas", "distinct": lambda distinct, n: f"{distinct} de {n}",
-              "failed": lambda n: f"{n} fallidas"}
+              "failed": lambda n: f"{n} fallidas", "version": "Versión de Ollama", "digest": "digest",
+              "processor": "procesador", "context_length": "contexto", "effective": "Opciones efectivas"}
     runs = [run("A", tokens_per_second=10.0), run("A", tokens_per_second=20.0), run("", ok=False)]
-    sheet = lab.lab_sheet(PROMPT, runs, labels)
-    assert f"**Prompt**: {PROMPT}" in sheet and "| `m` | c | `{}` | 2/2 idénticas · 1 fallidas |" in sheet
+    runs[0].options = runs[1].options = runs[2].options = {"seed": 123, "num_predict": 48}
+    environment = {"version": "0.33.0", "models": {"m": {
+        "digest": "b50d6c999e59", "processor": "100% CPU", "context_length": 4096,
+        "parameters": {"temperature": 0.7, "stop": ["<end_of_turn>"]}}}}
+    sheet = lab.lab_sheet(PROMPT, runs, labels, environment)
+    assert f"**Prompt**: {PROMPT}" in sheet
+    assert '| `m` | c | `{"seed": 123, "num_predict": 48}` | 2/2 idénticas · 1 fallidas |' in sheet
     assert "- **2×** A" in sheet and "Velocidad media: 15.0 tokens/s" in sheet
+    assert "- **Versión de Ollama**: 0.33.0" in sheet
+    assert "- `m`: digest `b50d6c999e59` · procesador 100% CPU · contexto 4096" in sheet
+    effective = next(line for line in sheet.splitlines() if line.startswith("Opciones efectivas"))
+    assert "seed=123 (request)" in effective and "num_predict=48 (request)" in effective
+    assert "temperature=0.7 (model)" in effective and 'stop=["<end_of_turn>"] (model)' in effective
+    assert "top_k=40 (server)" in effective and "num_ctx" not in effective  # chosen by the server: unknown
+    assert "Velocidad media: 15,0 tokens/s" in lab.lab_sheet(PROMPT, runs, {**labels, "lang": "es"}, environment)
+    unknown = lab.lab_sheet(PROMPT, runs, labels)  # an experiment saved before the environment was kept
+    assert "- **Versión de Ollama**: ?" in unknown and "- `m`: digest `?` · procesador ? · contexto ?" in unknown
+
+
+def test_loaded_reads_ps_and_show_like_ollama_ps():
+    ps = {"models": [{"name": "gemma:2b", "digest": "d" * 64, "size": 4_000, "size_vram": 1_000, "context_length": 8192}]}
+    entry = lab.loaded(ps, "gemma:2b", {"parameters": "temperature 0.7"})
+    assert entry == {"digest": "d" * 64, "processor": "75%/25% CPU/GPU", "context_length": 8192,
+                     "parameters": {"temperature": 0.7}}
+    assert lab.loaded({"models": []}, "gemma:2b", {})["processor"] is None  # unloaded meanwhile
+
+
+def test_compare_texts_speeds_and_truncation():
+    alone = run("A", repetition=1, tokens_per_second=10.0, wall_s=3.5, load_s=1.5, output_tokens=20,
+                done_reason="length")  # loading the model is left out: 20 tokens in 2 s
+    together = [run("A" if n < 3 else "B", repetition=n, tokens_per_second=6.0, wall_s=4.0 + n / 10,
+                    output_tokens=20, in_flight=3, wave=1) for n in (2, 3, 4)]
+    runs = [alone, *together]
+    [compared] = lab.compare_texts(runs, lambda r: r.in_flight == 1)
+    assert (compared.first, compared.second, compared.same) == (1, 2, False)
+    assert lab.compare_texts(runs[:2], lambda r: r.in_flight == 1)[0].same is True
+    assert lab.compare_texts(runs, lambda r: r.cold) == []  # no cold runs: nothing to compare
+    one, three = lab.speeds(runs)
+    assert (one.in_flight, one.requests, one.per_request, one.aggregate) == (1, 1, 10.0, 10.0)
+    assert (three.in_flight, three.requests, three.per_request) == (3, 3, 6.0)
+    assert three.aggregate == pytest.approx(60 / 4.4)  # 60 tokens in the wave's 4.4 s
+    assert lab.truncated(runs) and not lab.truncated(together)
 
 
 def test_charts_have_the_phases_and_skip_failed_runs():
@@ -169,6 +209,16 @@ class Client:
     def unload(self, model):
         self.calls.append("unload")
 
+    def version(self):
+        return {"version": "0.33.0"}
+
+    def ps(self):
+        return {"models": [{"name": "gemma:2b", "digest": "b50d6c999e59" + "0" * 52, "size": 3_000_000_000,
+                            "size_vram": 0, "context_length": 4096}]}
+
+    def show(self, model):
+        return {"parameters": 'stop "<start_of_turn>"\nstop "<end_of_turn>"\ntemperature 0.7'}
+
     def generate(self, model, prompt, stream, options):
         assert stream is False and prompt == PROMPT
         self.calls.append("generate")
@@ -181,7 +231,7 @@ class Client:
 
 
 def experiment(models=("gemma:2b",), repetitions=2, alternate=False):
-    planned = lab.plan(PROMPT, list(models), lab.ready_made(["not_reproducible", "reproducible"]), repetitions)
+    planned = lab.plan(PROMPT, list(models), lab.ready_made(["default", "seed"]), repetitions)
     return Experiment(PROMPT, 48, alternate, planned)
 
 
@@ -200,10 +250,10 @@ def test_runner_runs_the_plan_with_the_recorded_answers():
     assert lab_run.run(client, "skipped", lambda index, step: steps.append((index, step.repetition))) is True
     assert steps == [(0, 1), (1, 2), (2, 1), (3, 2)] and not lab_run.running
     assert [options for _, options in client.generated] == [{"num_predict": 48}] * 2 + [
-        {"seed": 123, "temperature": 0, "num_predict": 48}] * 2
+        {"seed": 123, "num_predict": 48}] * 2
     shown = lab_run.results()
     assert [(o.condition, o.distinct, o.identical) for o in shown.outcomes] == [
-        ("not_reproducible", 2, False), ("reproducible", 1, True)]
+        ("default", 2, False), ("seed", 1, True)]
     assert lab_run.runs[0].load_s == pytest.approx(recorded("generate-unseeded-1")["load_duration"] / 1e9)
 
 
@@ -218,7 +268,7 @@ def test_cancel_mid_plan_keeps_the_finished_runs():
     lab_run = experiment()
     client = Client(during={2: lambda: lab_run.cancel()})  # Cancel clicked while request 2 runs
     assert lab_run.run(client, "skipped") is False
-    assert done(lab_run.runs) == [("gemma:2b", "not_reproducible", 1, True)]  # request 2 not recorded
+    assert done(lab_run.runs) == [("gemma:2b", "default", 1, True)]  # request 2 not recorded
     assert not lab_run.running and lab_run.run(client, "skipped") is True
     assert len(client.generated) == 2  # nothing more was asked
 
@@ -237,8 +287,8 @@ def test_a_deleted_models_remaining_runs_are_skipped():
     lab_run = experiment(models=("gone:1b", "gemma:2b"), repetitions=1)
     client = Client(during={1: raises(ModelNotFound("model 'gone:1b' not found", 404, "gone:1b"))})
     lab_run.run(client, "skipped: not on the server")
-    assert done(lab_run.runs) == [("gone:1b", "not_reproducible", 1, False), ("gone:1b", "reproducible", 1, False),
-                                  ("gemma:2b", "not_reproducible", 1, True), ("gemma:2b", "reproducible", 1, True)]
+    assert done(lab_run.runs) == [("gone:1b", "default", 1, False), ("gone:1b", "seed", 1, False),
+                                  ("gemma:2b", "default", 1, True), ("gemma:2b", "seed", 1, True)]
     assert [r.error for r in lab_run.runs[:2]] == ["model 'gone:1b' not found", "skipped: not on the server"]
     assert [model for model, _ in client.generated] == ["gone:1b", "gemma:2b", "gemma:2b"]
 
@@ -250,7 +300,7 @@ def test_a_newer_run_takes_over_without_duplicates():
     newer = []
     client = Client(during={2: lambda: newer.append(lab_run.run(client, "skipped"))})
     assert lab_run.run(client, "skipped") is False and newer == [True]
-    assert done(lab_run.runs) == [("gemma:2b", c, r, True) for c in ("not_reproducible", "reproducible")
+    assert done(lab_run.runs) == [("gemma:2b", c, r, True) for c in ("default", "seed")
                                   for r in (1, 2)]
     assert len(client.generated) == 5  # step 2 was asked twice, recorded once
 
@@ -272,7 +322,7 @@ def test_overlapping_script_runs_on_two_threads_record_each_run_once():
     thread.join(10)
     assert old == [False] and len(lab_run.runs) == 4
     assert [(r.condition, r.repetition) for r in lab_run.runs] == [
-        ("not_reproducible", 1), ("not_reproducible", 2), ("reproducible", 1), ("reproducible", 2)]
+        ("default", 1), ("default", 2), ("seed", 1), ("seed", 2)]
 
 
 def test_coming_back_carries_on_where_it_stopped():
@@ -295,7 +345,7 @@ def test_results_are_computed_once_per_number_of_runs():
     lab_run = experiment()
     lab_run.run(Client(), "skipped")
     shown = lab_run.results()
-    assert lab_run.results() is shown and shown.finished[4] == "#4 gemma:2b · reproducible · 2"
+    assert lab_run.results() is shown and shown.finished[4] == "#4 gemma:2b · seed · 2"
     labels = {"load_s": "load", "prompt_eval_s": "prompt", "eval_s": "eval", "other_s": "other", "seconds": "s"}
     assert shown.chart(charts.timing, labels) is shown.chart(charts.timing, labels)
     lab_run.runs.append(run("late"))
@@ -320,3 +370,54 @@ def test_each_recorded_run_is_handed_over_to_be_saved_and_comes_back():
     cancelled, seen = experiment(), []
     cancelled.run(Client(during={2: lambda: cancelled.cancel()}), "skipped", on_record=seen.append)
     assert len(seen) == 1  # the run refused after Cancel is not handed over
+
+
+def test_concurrent_mode_sends_the_first_repetition_alone_and_the_others_at_once():
+    planned = lab.plan(PROMPT, ["gemma:2b"], lab.ready_made(["seed"]), 4)
+    lab_run = Experiment(PROMPT, 48, True, planned, concurrent=True)  # cold runs are off when concurrent
+    together = threading.Barrier(3, timeout=10)  # requests 2-4 meet here only if they are in flight together
+
+    class Concurrent(Client):
+        def generate(self, model, prompt, stream, options):
+            if len(self.generated) >= 1:
+                self.generated.append((model, options))
+                together.wait()
+                return recorded("generate-seed123-2")
+            return super().generate(model, prompt, stream, options)
+    client, steps = Concurrent(), []
+    assert lab_run.run(client, "skipped", lambda index, step: steps.append(index)) is True
+    assert steps == [0, 1] and "unload" not in client.calls
+    assert [(r.repetition, r.in_flight, r.wave, r.cold) for r in lab_run.runs] == [
+        (1, 1, 0, False), (2, 3, 1, False), (3, 3, 1, False), (4, 3, 1, False)]
+    shown = lab_run.results()
+    [compared] = shown.alone_vs_together
+    assert compared.same is True  # the recordings seed123-1 and -2 are the same text
+    assert [speed.in_flight for speed in shown.speeds] == [1, 3]
+    back = Experiment.from_dict(json.loads(json.dumps(lab_run.as_dict())))
+    assert back.concurrent and back.runs == lab_run.runs
+
+
+def test_the_environment_is_asked_once_per_model_and_kept():
+    lab_run = experiment()
+    client = Client()
+    asked = []
+    for name in ("version", "ps", "show"):
+        method = getattr(client, name)
+        setattr(client, name, lambda *args, method=method, name=name: asked.append(name) or method(*args))
+    lab_run.run(client, "skipped")
+    assert asked == ["version", "ps", "show"]
+    assert lab_run.environment == {"version": "0.33.0", "models": {"gemma:2b": {
+        "digest": "b50d6c999e59" + "0" * 52, "processor": "100% CPU", "context_length": 4096,
+        "parameters": {"stop": ["<start_of_turn>", "<end_of_turn>"], "temperature": 0.7}}}}
+    assert Experiment.from_dict(json.loads(json.dumps(lab_run.as_dict()))).environment == lab_run.environment
+
+
+def test_an_environment_the_server_does_not_tell_is_unknown():
+    lab_run = experiment(repetitions=1)
+    client = Client()
+
+    def fails(*args):
+        raise CannotConnect("Connection refused", "refused")
+    client.version = client.ps = fails
+    assert lab_run.run(client, "skipped") is True and all(r.ok for r in lab_run.runs)
+    assert lab_run.environment == {"version": None, "models": {"gemma:2b": {}}}

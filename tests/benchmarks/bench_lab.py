@@ -62,9 +62,10 @@ def main() -> None:
 
 
 def measure(url: str) -> None:
-    course = experiment(["gemma:2b"], lab.ready_made(lab.READY_MADE), 10)
+    pair = lab.ready_made(["default", "seed"])  # the course's two requests: without and with a seed
+    course = experiment(["gemma:2b"], pair, 10)
     sweep = lab.sweep("temperature", [0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6], None)
-    largest = experiment(["gemma:2b", "llava:latest"], lab.ready_made(lab.READY_MADE) + sweep, 20)
+    largest = experiment(["gemma:2b", "llava:latest"], pair + sweep, 20)
     small, big = open_lab(url, course), open_lab(url, largest)
     for app in (small, big, small, big):  # warm up: imports, caches, the first results
         rerun(app)

@@ -28,12 +28,19 @@ def pick(page, label, option):
     page.get_by_role("option", name=option).click()
 
 
+def remove_condition(page, name):
+    page.locator('[data-testid="stMultiSelect"]', has_text=name).get_by_role(
+        "button", name=re.compile(f"Remove {re.escape(name)}")).click()
+    wait_for_app(page)
+
+
 def run_the_course_experiment(dashboard, page, fake_ollama) -> None:
-    """The course's two conditions, twice each, answered by its recordings, until the results show."""
+    """The course's two requests (no seed; seed 123), twice each, answered by its recordings."""
     fake_ollama.sequence("POST", "/api/generate", recorded_answers(*COURSE_ANSWERS))
     board = dashboard(fake_ollama.url)
     page.goto(f"{board.url}/lab?lang=en")
     wait_for_app(page)
+    remove_condition(page, "temperature 0 only")
     set_number(page, "Repetitions", 2)
     page.get_by_role("button", name="Run the experiment").click()
     page.get_by_text("2/2 identical").wait_for()
@@ -44,17 +51,18 @@ def test_the_results_of_the_recorded_answers(dashboard, page, fake_ollama):
     page.get_by_text("2 distinct of 2").wait_for()
     page.locator(".js-plotly-plot").first.wait_for()
 
-    page.get_by_text("Answers of gemma:2b · not reproducible (2 distinct)").click()  # built when opened
+    page.get_by_text("Answers of gemma:2b · default (no seed) (2 distinct)").click()  # built when opened
     page.locator('[data-testid="stText"]', has_text="debido al dispersión del luz solar").wait_for()
-    pick(page, "Run A", "#3 gemma:2b · reproducible (seed 123, temperature 0) · 1")
+    pick(page, "Run A", "#3 gemma:2b · seed 123 only (default temperature) · 1")
     page.get_by_text("The two answers are identical.").wait_for()
     page.get_by_role("tab", name="Tokens per second").click()
     page.locator(".js-plotly-plot .boxlayer").first.wait_for()  # the speed chart: one box per model
     with page.expect_download() as download:
         page.get_by_role("button", name="Lab sheet (Markdown)").click()
     sheet = pathlib.Path(download.value.path()).read_text(encoding="utf-8")
-    assert "| `gemma:2b` | reproducible (seed 123, temperature 0) | `{\"seed\": 123, \"temperature\": 0, " \
-           "\"num_predict\": 48}` | 2/2 identical |" in sheet
+    assert "| `gemma:2b` | seed 123 only (default temperature) | `{\"seed\": 123, \"num_predict\": 48}` " \
+           "| 2/2 identical |" in sheet
+    assert "- **Ollama version**: 0.33.0" in sheet and "processor 60%/40% CPU/GPU · context 4096" in sheet
     assert_no_exception(page)
 
 
@@ -76,8 +84,8 @@ def start_six_slow_runs(dashboard, page, fake_ollama):
     page.goto(f"{board.url}/lab?lang=en")
     wait_for_app(page)
     set_number(page, "Repetitions", 6)
-    page.locator('[data-testid="stMultiSelect"]', has_text="not reproducible").get_by_role(
-        "button", name=re.compile("Remove not reproducible")).click()  # only the reproducible condition
+    remove_condition(page, "default (no seed)")
+    remove_condition(page, "temperature 0 only")  # only seed 123
     page.get_by_role("button", name="Run the experiment").click()
     page.get_by_text("Run 3 of 6").wait_for()
 
@@ -111,8 +119,9 @@ def test_run_the_course_experiment(dashboard, page, builtin_server):
     set_number(page, "Repetitions", 3)
     set_number(page, "num_predict", 8)
     page.get_by_role("button", name="Run the experiment").click()
-    page.get_by_text("3/3 identical").wait_for(timeout=120_000)  # reproducible: seed 123, temperature 0
-    page.get_by_text("not reproducible", exact=False).first.wait_for()
+    page.get_by_text("3/3 identical").first.wait_for(timeout=120_000)  # seed 123; temperature 0
+    assert page.get_by_text("3/3 identical").count() == 2
+    page.get_by_text("default (no seed)", exact=False).first.wait_for()
     page.locator(".js-plotly-plot").first.wait_for()
     assert page.get_by_text("Where the time goes").count() >= 1
     assert_no_exception(page)
