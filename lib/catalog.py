@@ -33,6 +33,9 @@ class CatalogModel:
     course: bool  # named in the course (the others are current small models for laptops)
     capabilities: tuple[str, ...] = ()  # as its Ollama library page tags it (lib/ollama_facts.CAPABILITIES)
     alternative: str | None = None  # the tag of today's model to use instead: this one is historical (2024)
+    size_source: str = ""  # where the size was checked (or "NOT CHECKED")
+    license: str = ""  # the licence its makers publish it under ("" where not checked)
+    content_caveat: bool = False  # no safety tuning: it may answer anything
 
     @property
     def historical(self) -> bool:

@@ -97,6 +97,12 @@ def default_context_length(vram_gib: float) -> int:
     """The num_ctx Ollama picks when neither OLLAMA_CONTEXT_LENGTH nor the request sets one."""
     return next(num_ctx for floor, num_ctx in CONTEXT_BY_VRAM_GIB if vram_gib >= floor)
 
+
+# --- model memory (the Model library's estimate) ---------------------------------------------------
+# fs/ggml/ggml.go GraphSize: the KV cache is num_ctx × OLLAMA_NUM_PARALLEL × (key + value length) ×
+# KV heads, per attention layer, in OLLAMA_KV_CACHE_TYPE: unset, f16 (kvCacheBytesPerElement: 2 bytes).
+KV_CACHE_BYTES_PER_VALUE = 2
+
 # --- chat, capabilities, metrics -------------------------------------------------------------------
 
 ROLES = ("system", "user", "assistant", "tool")

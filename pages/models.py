@@ -1,7 +1,7 @@
 """2. Model library: the course catalog, installed models, details, pull with progress, delete, copy, create."""
 import streamlit as st
 
-from lib import catalog, library, models, ui, ui_models
+from lib import library, models, ui, ui_models
 from lib.client import OllamaError
 from lib.pull import PullFollower
 
@@ -88,13 +88,14 @@ if rows:
     if created := library.installed_name(st.session_state.pop(ui_models.CHOOSE_NEXT, ""), names):
         st.session_state["models.chosen"] = created  # the model just created
     chosen = st.selectbox(t("models.choose"), names, key="models.chosen")
+    digest = library.digests(tags).get(chosen, "")
     try:  # asked once per model version for every session: the digest is in the cache key
-        show, show_call = ui.model_show(chosen, library.digests(tags).get(chosen, ""))
+        show, show_call = ui.model_show(chosen, digest)
     except OllamaError as error:  # e.g. deleted by someone else meanwhile
         ui.show_error(error, key="models.show")
         show = None
     if show is not None:
-        ui_models.details(models.model_details(show))
+        ui_models.details(models.model_details(show), show, rows[names.index(chosen)], digest)
         ui.show_http(show_call, key="models.show.http")
     if writable:
         left, right = st.columns(2)
@@ -110,6 +111,7 @@ if rows:
 builtin = ui.server_status().builtin  # the built-in server: no internet, two models it can install
 if writable:
     st.header(t("models.pull"))
+    ui_models.course_layers()
     if builtin is not None:
         ui_models.builtin_notice(builtin)
     name_col, button_col = st.columns([3, 1], vertical_alignment="bottom")
@@ -117,6 +119,7 @@ if writable:
                         help=t("models.pull.name_help"))
     button_col.button(t("models.pull.start"), key="models.pull", icon=":material/download:",
                       on_click=lambda: request_pull(st.session_state.get("models.pull_name", "")))
+    ui_models.name_read_as(st.session_state.get("models.pull_name", ""))
     if pending := st.session_state.get(PULL_KEY):
         st.markdown(t("models.pull.pulling", model=pending))
         run_pull(pending)
@@ -129,20 +132,4 @@ if writable:
 # ------------------------------------------------------------------------ catalog
 st.header(t("models.catalog"))
 st.caption(t("models.catalog.summary"))
-memory = catalog.machine_memory_gb() if catalog.is_local(client.base_url) else None
-filters = st.columns(4)
-purpose = filters[0].selectbox(t("models.purpose"), [None, *catalog.PURPOSES], key="models.purpose",
-                               format_func=lambda p: t(f"models.purpose.{p or 'any'}"))
-fits = filters[1].number_input(t("models.fits_in"), min_value=1, max_value=1024, step=1,
-                               value=int(memory) if memory else 8, key="models.fits_in",
-                               help=t("models.fits_in_help_local" if memory else "models.fits_in_help"))
-capabilities = ui_models.capability_filter(filters[2])
-course_only = filters[3].toggle(t("models.course_only"), key="models.course_only")
-shown = catalog.select(catalog.load_catalog(), purpose, fits, course_only, capabilities)
-ui_models.catalog_table(shown, names)
-st.caption(t("models.catalog.count", shown=len(shown), total=len(catalog.load_catalog())))
-if writable and shown:
-    pick_col, go_col = st.columns([3, 1], vertical_alignment="bottom")
-    pick_col.selectbox(t("models.catalog.pick"), [m.tag for m in shown], key="models.catalog_pick")
-    go_col.button(t("models.pull.start"), key="models.catalog_pull", icon=":material/download:",
-                  on_click=lambda: request_pull(st.session_state["models.catalog_pick"]))
+ui_models.catalog_section(client.base_url, names, writable, request_pull)

@@ -28,7 +28,7 @@ def test_catalog_names_every_model_of_the_course():
 
 def test_catalog_row_facts():
     llava = next(m for m in catalog.load_catalog() if m.tag == "llava")
-    assert (llava.parameters, llava.size_gb, llava.purposes) == ("7B", 4.5, ("vision", "chat"))
+    assert (llava.parameters, llava.size_gb, llava.purposes) == ("7B", 4.7, ("vision", "chat"))
     assert llava.run_command == "ollama run llava" and llava.pull_command == "ollama pull llava"
     assert all(m.memory_gb >= m.size_gb for m in catalog.load_catalog())
 
@@ -37,11 +37,12 @@ def test_catalog_marks_what_the_builtin_server_can_install():
     every = catalog.load_catalog()
     assert [m.tag for m in every if m.builtin] == ["smollm2:135m", "gemma3:270m-base"]
     smollm2, gemma_base = (next(m for m in every if m.tag == tag) for tag in ("smollm2:135m", "gemma3:270m-base"))
-    # the bundled GGUF files: 98,374,989 and 253,122,288 bytes (the built-in server's /api/tags)
-    assert (smollm2.size_gb, smollm2.parameters, smollm2.purposes) == (0.098, "135M", ("chat",))
+    # Ollama's library smollm2:135m is 271 MB; the built-in server bundles its own 98,374,989-byte file
+    assert (smollm2.size_gb, smollm2.parameters, smollm2.purposes) == (0.271, "135M", ("chat",))
+    assert "98 MB" in smollm2.size_source
     assert (gemma_base.size_gb, gemma_base.parameters, gemma_base.purposes) == (0.253, "270M", ("completion",))
     assert not next(m for m in every if m.tag == "gemma3:270m").builtin  # Ollama's instruct one is not bundled
-    assert [m.tag for m in catalog.select(every, "completion")] == ["gemma3:270m-base"]
+    assert [m.tag for m in catalog.select(every, "completion")] == ["llama3:text", "llama3:70b-text", "gemma3:270m-base"]
 
 
 def test_catalog_data_can_grow_new_fields(monkeypatch, tmp_path):
@@ -291,3 +292,76 @@ def test_cancel_from_another_thread_stops_the_download(fake_ollama):
     while "client closed" not in fake_ollama.stream_endings and time.monotonic() < deadline:
         time.sleep(0.05)
     assert "client closed" in fake_ollama.stream_endings
+
+
+# ------------------------------------------------------------------ teaching: names, IDs, memory, defaults
+# gemma:2b's /api/show model_info (the GGUF's keys, as Ollama reports them)
+GEMMA_2B_INFO = {"general.architecture": "gemma", "gemma.block_count": 18, "gemma.attention.head_count": 8,
+                 "gemma.attention.head_count_kv": 1, "gemma.attention.key_length": 256,
+                 "gemma.attention.value_length": 256, "gemma.embedding_length": 2048, "gemma.context_length": 8192}
+
+
+@pytest.mark.parametrize("name, parts", [
+    ("gemma:2b", ("library", "gemma", "2b", True, "2b", "", "")),
+    ("llava", ("library", "llava", "latest", False, "", "", "")),
+    ("llama3:8b-instruct-q4_K_M", ("library", "llama3", "8b-instruct-q4_K_M", True, "8b", "instruct", "q4_K_M")),
+    ("llava:7b-v1.6-mistral-q4_0", ("library", "llava", "7b-v1.6-mistral-q4_0", True, "7b", "v1.6-mistral", "q4_0")),
+    ("llama3:70b-text-fp16", ("library", "llama3", "70b-text-fp16", True, "70b", "text", "fp16")),
+    ("gemma3:270m-base", ("library", "gemma3", "270m-base", True, "270m", "base", "")),
+    ("mixtral:8x7b", ("library", "mixtral", "8x7b", True, "8x7b", "", "")),
+    ("profe/tutor:v1", ("profe", "tutor", "v1", True, "", "v1", "")),
+    ("hf.co/org/repo:IQ3_XXS", ("org", "repo", "IQ3_XXS", True, "", "", "IQ3_XXS")),
+])
+def test_tag_anatomy(name, parts):
+    anatomy = models.tag_anatomy(name)
+    assert (anatomy.namespace, anatomy.model, anatomy.tag, anatomy.tag_given, anatomy.size, anatomy.variant,
+            anatomy.quantization) == parts
+
+
+def test_tag_anatomy_of_an_invalid_name():
+    assert models.tag_anatomy("llama2::7b") is None
+
+
+def test_kv_cache_as_ollama_counts_it():
+    # 18 layers × 1 KV head × (256 + 256) × 2 bytes per token
+    assert models.kv_cache_bytes(GEMMA_2B_INFO, 8192) == 8192 * 18 * 512 * 2 == 150_994_944
+    assert models.kv_cache_bytes(GEMMA_2B_INFO, 8192, num_parallel=4) == 4 * 150_994_944  # each request its own
+    assert models.kv_cache_bytes(GEMMA_2B_INFO, 262_144) == 32 * 150_994_944  # the 256k default of a big GPU
+
+
+def test_kv_cache_without_key_length_uses_the_head_size_and_per_layer_heads():
+    info = {"general.architecture": "llama", "llama.block_count": 2, "llama.attention.head_count": 32,
+            "llama.attention.head_count_kv": [8, 0], "llama.embedding_length": 4096}
+    assert models.kv_cache_bytes(info, 1000) == 1000 * (128 + 128) * 8 * 2  # the second layer has no cache
+    assert models.kv_cache_bytes({**info, "llama.attention.head_count_kv": 8}, 1000) == 2 * 1000 * 256 * 8 * 2
+
+
+@pytest.mark.parametrize("info", [{}, {"general.architecture": "gemma"}, {**GEMMA_2B_INFO, "gemma.block_count": "18"},
+                                  {**GEMMA_2B_INFO, "gemma.attention.head_count_kv": ["1"]},
+                                  {**GEMMA_2B_INFO, "gemma.attention.key_length": 2.5},
+                                  {k: v for k, v in GEMMA_2B_INFO.items() if "length" not in k}])
+def test_kv_cache_unknown_without_the_sizes(info):
+    assert models.kv_cache_bytes(info, 4096) is None
+
+
+def test_the_course_model_with_other_weights():
+    assert not models.differs_from_course("gemma:2b", TAGS["models"][0]["digest"])  # the course's b50d6c999e59
+    assert models.differs_from_course("gemma:2b", "030ee63283b5" + "0" * 52)
+    assert models.differs_from_course("library/GEMMA:2b", "030ee63283b5")
+    assert not models.differs_from_course("gemma:7b", "030ee63283b5")  # another model: nothing to compare
+    assert [kind for _, _, kind in models.COURSE_LAYERS] == ["model", "license", "template", "params", "config"]
+
+
+def test_default_parameters_beside_the_servers():
+    show = {"parameters": 'stop                           "<start_of_turn>"\nstop                           '
+                          '"<end_of_turn>"\ntemperature                    0.6\nnum_ctx                        4096\n'
+                          "mirostat                       1"}
+    assert models.default_parameters(show) == [
+        ("stop", ["<start_of_turn>", "<end_of_turn>"], None), ("temperature", 0.6, 0.8),
+        ("num_ctx", 4096, None), ("mirostat", "1", None)]
+    assert models.default_parameters({}) == []
+
+
+def test_installed_rows_keep_the_bytes():
+    rows = models.installed_models(TAGS, NOW)
+    assert [r.size_bytes for r in rows] == [1678456656, 4733363377]

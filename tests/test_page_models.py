@@ -107,7 +107,8 @@ def test_create_profe_on_the_builtin_server(monkeypatch, profe_removed):
     assert app.selectbox(key="models.chosen").value == "profe:latest"  # its details are shown
     shown_details = {e.label: [c.value for c in e.code] for e in app.expander}
     assert shown_details["Prompt de sistema"][0].startswith(system)
-    assert any(line.split() == ["temperature", "0.2"] for line in shown_details["Parámetros por defecto"][0].splitlines())
+    defaults = expander_table(app, "Parámetros por defecto")  # the model's, beside the server's it replaces
+    assert {"Opción": "temperature", "Valor del modelo": "0,2", "Por defecto del servidor": "0,8"} in defaults
     assert "success" in [c.value for c in app.code][-1].splitlines()  # the streamed status lines
     assert not app.error
 
@@ -250,7 +251,7 @@ def test_old_server_without_capabilities(monkeypatch, fake_ollama):
 
 def test_catalog_filters_and_installed_marks(monkeypatch, fake_ollama):
     app = open_models(monkeypatch, fake_ollama.url, "es")
-    catalog = {row["Para descargar"]: row for row in table(app, 1)}
+    catalog = {row["Etiqueta"]: row for row in table(app, -1)}
     assert catalog["llava"]["Instalado"] is True and catalog["gemma:2b"]["Instalado"] is True
     assert catalog["mistral:7b"]["Instalado"] is False
     assert [tag for tag, row in catalog.items() if row["Servidor integrado"]] == ["smollm2:135m", "gemma3:270m-base"]
@@ -259,7 +260,7 @@ def test_catalog_filters_and_installed_marks(monkeypatch, fake_ollama):
     assert catalog["llava"]["Comando"] == "ollama run llava"
     app.selectbox(key="models.purpose").set_value("vision").run()
     app.number_input(key="models.fits_in").set_value(4).run()
-    assert sorted(row["Para descargar"] for row in table(app, 1)) == ["llava-phi3", "moondream"]
+    assert sorted(row["Etiqueta"] for row in table(app, -1)) == ["llava-phi3", "moondream"]
 
 
 def test_server_down(monkeypatch, closed_port):
@@ -349,14 +350,121 @@ def test_create_error_from_the_server(monkeypatch, fake_ollama):
 
 def test_catalog_capability_filter_and_historical_models(monkeypatch, fake_ollama):
     app = open_models(monkeypatch, fake_ollama.url, "es")
-    catalog = {row["Para descargar"]: row for row in table(app, 1)}
+    catalog = {row["Etiqueta"]: row for row in table(app, -1)}
     assert catalog["gemma:2b"]["Usar hoy en su lugar"] == "gemma3:1b"  # historical, with today's model
     assert catalog["gemma3:1b"]["Usar hoy en su lugar"] == ""
     assert list(catalog["gpt-oss:20b"]["Capacidades"]) == ["razonamiento (think)", "herramientas"]
     app.multiselect(key="models.capabilities").set_value(["embedding"]).run()
-    assert sorted(row["Para descargar"] for row in table(app, 1)) == ["all-minilm", "nomic-embed-text"]
+    assert sorted(row["Etiqueta"] for row in table(app, -1)) == ["all-minilm", "embeddinggemma", "nomic-embed-text"]
     app.multiselect(key="models.capabilities").set_value(["thinking", "tools"]).run()
     app.number_input(key="models.fits_in").set_value(16).run()
-    assert [row["Para descargar"] for row in table(app, 1)] == ["gpt-oss:20b"]
-    assert any(c.value == "1 de 37 modelos." for c in app.caption)
+    assert [row["Etiqueta"] for row in table(app, -1)] == ["qwen3:0.6b", "qwen3:1.7b", "qwen3:4b", "gpt-oss:20b"]
+    assert any(c.value == "4 de 44 modelos." for c in app.caption)
     assert not app.exception
+
+
+# ------------------------------------------------------------------ teaching: what a model is and costs
+GEMMA_2B_SHOW = {**show_body("gemma:2b"),
+                 "parameters": 'stop                           "<start_of_turn>"\ntemperature                    0.6',
+                 "model_info": {"general.architecture": "gemma", "gemma.block_count": 18,
+                                "gemma.attention.head_count": 8, "gemma.attention.head_count_kv": 1,
+                                "gemma.attention.key_length": 256, "gemma.attention.value_length": 256,
+                                "gemma.embedding_length": 2048, "gemma.context_length": 8192}}
+
+
+def metrics(app) -> dict:
+    return {m.label: m.value for m in app.metric}
+
+
+def expander_table(app, label: str) -> list[dict]:
+    return next(e for e in app.expander if e.label == label).dataframe[0].value.to_dict("records")
+
+
+def test_download_memory_for_the_context_and_maximum_context_side_by_side(monkeypatch, fake_ollama):
+    fake_ollama.reply("POST", "/api/show", body=GEMMA_2B_SHOW)
+    app = open_models(monkeypatch, fake_ollama.url, "es")
+    shown = metrics(app)
+    # 1,678,456,656 bytes of weights + 18 layers × 4096 tokens × 512 values × 2 bytes of KV cache
+    assert (shown["Descarga"], shown["Memoria con num_ctx 4096"], shown["Contexto máximo (tokens)"]) == (
+        "1,7 GB", "1,8 GB", "8192")
+    app.number_input(key="models.setting.num_ctx").set_value(262144).run()  # a big GPU's default
+    assert metrics(app)["Memoria con num_ctx 262\u202f144"] == "6,5 GB"
+    app.number_input(key="models.setting.num_parallel").set_value(2).run()
+    assert metrics(app)["Memoria con num_ctx 262\u202f144"] == "11,3 GB"  # each parallel request its own cache
+    assert not app.warning and not app.error  # the course's own gemma:2b (b50d6c999e59)
+
+
+def test_the_models_defaults_beside_the_servers_and_the_names_anatomy(monkeypatch, fake_ollama):
+    fake_ollama.reply("POST", "/api/show", body=GEMMA_2B_SHOW)
+    app = open_models(monkeypatch, fake_ollama.url)
+    assert expander_table(app, "Default parameters") == [
+        {"Option": "stop", "Model's value": '["<start_of_turn>"]', "Server's default": "—"},
+        {"Option": "temperature", "Model's value": "0.6", "Server's default": "0.8"}]
+    anatomy = {row["Part"]: row["In this name"] for row in expander_table(app, "Anatomy of the name")}
+    assert anatomy == {"Namespace": "library", "Model": "gemma", "Tag": "2b", "Size": "2b", "Variant": "—",
+                       "Quantization": "Q4_0 (from /api/show: the tag does not say it)"}
+    app.selectbox(key="models.chosen").set_value("llava:latest").run()
+    anatomy = {row["Part"]: row["In this name"] for row in expander_table(app, "Anatomy of the name")}
+    assert anatomy["Tag"] == "latest"  # /api/tags lists `llava` as `llava:latest`
+
+
+def test_a_gemma_2b_that_is_not_the_courses(monkeypatch, fake_ollama):
+    moved = json.loads(json.dumps(TAGS))
+    moved["models"][0]["digest"] = "030ee63283b5" + "1" * 52
+    fake_ollama.reply("GET", "/api/tags", body=moved)
+    app = open_models(monkeypatch, fake_ollama.url, "es")
+    warning = " ".join(values(app.warning))
+    assert "no es el del curso: su ID es `030ee63283b5` y el del curso `b50d6c999e59`" in warning
+    assert any("ID `030ee63283b5`: los primeros 12 caracteres del digest" in c.value for c in app.caption)
+    assert metrics(app)["Memoria con num_ctx 4096"] == "—"  # this model_info has no layer sizes
+
+
+def test_the_courses_five_layers(monkeypatch, fake_ollama):
+    app = open_models(monkeypatch, fake_ollama.url, "es")
+    layers = expander_table(app, "Lo que descarga `ollama pull`: las 5 capas del gemma:2b del curso")
+    assert [(row["Digest"], row["Tamaño"]) for row in layers] == [
+        ("c1864a5eb193", "1.7 GB"), ("097a36493f71", "8.4 KB"), ("109037bec39c", "136 B"),
+        ("22a838ceb7fb", "84 B"), ("887433b89a90", "483 B")]  # as the course's terminal printed them
+    assert [row["Qué es"].split(" (")[0] for row in layers] == [
+        "los pesos del modelo", "la licencia", "la plantilla del prompt", "los parámetros por defecto",
+        "la configuración: formato, familia, tamaño y las capas que forman el modelo"]
+
+
+def test_catalog_licences_decimals_and_the_uncensored_caveat(monkeypatch, fake_ollama):
+    app = open_models(monkeypatch, fake_ollama.url, "es")
+    catalog = {row["Etiqueta"]: row for row in table(app, -1)}
+    assert catalog["qwen2.5vl:3b"]["Licencia"] == "Qwen Research License (non-commercial)"
+    assert catalog["qwen2.5:1.5b"]["Parámetros"] == "1,5B" and catalog["gemma:2b"]["Tamaño"] == 1.7
+    assert list(catalog["qwen3:0.6b"]["Capacidades"]) == ["razonamiento (think)", "herramientas"]
+    assert not app.warning
+    app.selectbox(key="models.catalog_pick").set_value("llama2-uncensored").run()
+    assert "«llama2-uncensored» no tiene ajuste de seguridad" in " ".join(values(app.warning))
+    english = open_models(monkeypatch, fake_ollama.url)
+    assert {row["Tag"] for row in table(english, -1)} >= {"qwen3:4b", "embeddinggemma", "smollm2:1.7b"}
+
+
+def test_teaching_parts_without_a_server(monkeypatch, closed_port):
+    app = open_models(monkeypatch, closed_port, "es")
+    assert any(e.label.startswith("Lo que descarga `ollama pull`") for e in app.expander)
+    assert any(c.value.startswith("Cada modelo tiene su licencia") for c in app.caption)
+    assert not app.metric  # no model to show
+
+
+def test_show_erroring_keeps_the_list_and_the_catalog(monkeypatch, fake_ollama):
+    fake_ollama.reply("POST", "/api/show", 500, {"error": "unable to load model"})
+    app = open_models(monkeypatch, fake_ollama.url)
+    assert any("HTTP error 500" in shown(e.value) for e in app.error)
+    assert table(app)[0]["Name"] == "gemma:2b" and not app.metric
+    assert "qwen3:0.6b" in {row["Tag"] for row in table(app, -1)}
+
+
+def test_how_ollama_reads_the_name_being_typed(monkeypatch, fake_ollama):
+    app = open_models(monkeypatch, fake_ollama.url, "es")
+    app.text_input(key="models.pull_name").set_value("llava").run()
+    assert ("Ollama lo lee como `registry.ollama.ai/library/llava:latest`. Sin etiqueta es `latest`: la variante "
+            "que la biblioteca eligió por defecto, no necesariamente la más nueva.") in [c.value for c in app.caption]
+    app.text_input(key="models.pull_name").set_value("profe/tutor:v1").run()
+    assert "Ollama lo lee como `registry.ollama.ai/profe/tutor:v1`." in [c.value for c in app.caption]
+    app.text_input(key="models.pull_name").set_value("llama2::7b").run()
+    assert not any(c.value.startswith("Ollama lo lee") for c in app.caption)  # invalid: refused on Pull
+    assert not fake_ollama.bodies("/api/pull")

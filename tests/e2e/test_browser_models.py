@@ -1,12 +1,13 @@
 """Real Chromium: the Model library pulls with progress bars, and Cancel stops the download; on the
-built-in server, delete and pull back a bundled model, and create `profe` with its live Modelfile."""
+built-in server, delete and pull back a bundled model, and create `profe` with its live Modelfile;
+the memory a typed context needs."""
 import time
 
 import pytest
 
 from lib.client import OllamaClient, OllamaError
 from tests.plugins.browser import assert_no_exception, wait_for_app
-from tests.plugins.fake_ollama import TAGS, fixture_lines
+from tests.plugins.fake_ollama import TAGS, fixture_lines, show_body
 
 pytestmark = pytest.mark.browser
 
@@ -70,6 +71,24 @@ def test_tags_panel_opens_short_with_300_models(dashboard, page, fake_ollama):
     page.get_by_role("tab", name="Response").click()
     page.get_by_text("… and 295 more models").wait_for()
     assert page.get_by_text("model-0299:latest").count() == 0
+    assert_no_exception(page)
+
+
+def test_memory_follows_the_context_typed(dashboard, page, fake_ollama):
+    """Spanish: the three numbers side by side; a bigger num_ctx grows the memory, not the download."""
+    fake_ollama.reply("POST", "/api/show", body={**show_body("gemma:2b"), "model_info": {
+        "general.architecture": "gemma", "gemma.block_count": 18, "gemma.attention.head_count": 8,
+        "gemma.attention.head_count_kv": 1, "gemma.attention.key_length": 256,
+        "gemma.attention.value_length": 256, "gemma.embedding_length": 2048, "gemma.context_length": 8192}})
+    board = dashboard(fake_ollama.url)
+    page.goto(f"{board.url}/models?lang=es")
+    wait_for_app(page)
+    page.locator('[data-testid="stMetric"]', has_text="Memoria con num_ctx 4096").get_by_text("1,8 GB").wait_for()
+    field = page.get_by_role("spinbutton", name="num_ctx para calcular la memoria")
+    field.fill("262144")
+    field.press("Enter")
+    page.locator('[data-testid="stMetric"]', has_text="Memoria con num_ctx 262").get_by_text("6,5 GB").wait_for()
+    page.locator('[data-testid="stMetric"]', has_text="Descarga").get_by_text("1,7 GB").wait_for()
     assert_no_exception(page)
 
 
