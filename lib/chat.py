@@ -29,6 +29,11 @@ WINDOW = 20  # turns drawn at first; each "show earlier" adds as many again
 # The course's history example (section 6.6): the model continues the pattern for 10 / 2.
 COURSE_EXAMPLE = (("user", "2 + 2"), ("assistant", "the answer is 4"), ("user", "3 * 3"),
                   ("assistant", "the answer is 9"), ("user", "10 / 2"))
+# Share of num_ctx past which the page warns: past num_ctx, Ollama leaves the oldest messages out
+# without a word, keeping the system messages and the last one (server/prompt.go chatPrompt).
+CONTEXT_WARNING = 0.8
+PIECES_SHOWN = 200  # streamed pieces shown of an answer (the recorded lines hold about 300)
+NOT_INSTALLED = "no-instalado:latest"  # the model asked for on purpose to get Ollama's 404
 
 
 @dataclass
@@ -44,6 +49,7 @@ class Turn:
     think: bool | str | None = None  # the `think` the answer was asked with (None: not sent)
     format: str | dict | None = None  # the `format` it was asked with: "json" or a JSON Schema
     compares: bool = False  # the question before it asked again with another `think`, to compare
+    images: list[str] = field(default_factory=list)  # a question's images, base64 (for a vision model)
 
 
 @dataclass(frozen=True)
@@ -76,13 +82,17 @@ def chat_messages(system: str, turns: list[Turn]) -> list[dict]:
         if turn.role == "assistant" and (not turn.content or turn.compares):
             continue
         messages.append({"role": turn.role, "content": turn.content})
+        if turn.images:  # api/types.go Message.Images: base64 in the message that shows them
+            messages[-1]["images"] = turn.images
     return messages
 
 
 def generate_fields(system: str, turns: list[Turn], carry_context: bool) -> dict:
     """/api/generate fields for the last user turn: prompt, system, and `context` if carried."""
-    prompt = next(t.content for t in reversed(turns) if t.role == "user")
-    fields = {"prompt": prompt}
+    question = next(t for t in reversed(turns) if t.role == "user")
+    fields = {"prompt": question.content}
+    if question.images:
+        fields["images"] = question.images
     if system.strip():
         fields["system"] = system
     if carry_context:
@@ -117,6 +127,64 @@ def same_question(turns: list[Turn], index: int) -> list[Turn]:
 def _text(value) -> str:
     """A text field of a server's answer ("" for anything that is not a string)."""
     return value if isinstance(value, str) else ""
+
+
+# ------------------------------------------------------------------------- what the page teaches
+def context_in_use(metrics: Generation | None, num_ctx: int | None) -> int | None:
+    """Tokens the context holds after an answer (its prompt_eval_count, which since v0.33 includes
+    the tokens reused from the cache, plus the answer's eval_count) once that reaches
+    CONTEXT_WARNING of num_ctx; None below it, or when either number is unknown."""
+    if metrics is None or metrics.prompt_tokens is None or not num_ctx:
+        return None
+    used = metrics.prompt_tokens + (metrics.output_tokens or 0)
+    return used if used >= CONTEXT_WARNING * num_ctx else None
+
+
+def loaded_context(ps: dict, model: str) -> int | None:
+    """The num_ctx the server loaded `model` with: /api/ps `context_length` (api/types.go
+    ProcessModelResponse), None when the model is not loaded."""
+    for entry in ps.get("models") or []:
+        if isinstance(entry, dict) and model in (entry.get("name"), entry.get("model")):
+            value = entry.get("context_length")
+            return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+    return None
+
+
+def streamed_pieces(exchange: Exchange | None, limit: int = PIECES_SHOWN) -> list[str]:
+    """The answer's text, piece by piece as the stream brought it (one piece per NDJSON line,
+    about one token each), read from the first lines "Show the HTTP" keeps."""
+    if exchange is None or not exchange.streamed:
+        return []
+    pieces = []
+    for line in exchange.lines:
+        try:
+            chunk = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(chunk, dict):
+            continue
+        message = chunk.get("message") if isinstance(chunk.get("message"), dict) else {}
+        if text := _text(chunk.get("response")) or _text(message.get("content")):
+            pieces.append(text)
+            if len(pieces) == limit:
+                break
+    return pieces
+
+
+def provoke_not_found(client: OllamaClient, system: str, turns: list[Turn]) -> OllamaError | None:
+    """This chat sent on purpose to a model that is not installed, to show Ollama's real answer:
+    404 `{"error":"model '...' not found"}` (server/routes.go ChatHandler). None if it answered."""
+    messages = chat_messages(system, turns) or [{"role": "user", "content": "?"}]
+    try:
+        client.chat(NOT_INSTALLED, messages, stream=False)
+    except OllamaError as error:
+        return error
+    return None
+
+
+def pieces_line(pieces: list[str]) -> str:
+    """The pieces with their boundaries and whitespace visible: ` az` + `úl` -> `␣az|úl`."""
+    return "|".join(piece.replace(" ", "␣").replace("\n", "↵") for piece in pieces)
 
 
 # ------------------------------------------------------------------------- the live answer
@@ -188,9 +256,9 @@ class Answer:
     def _measured(self, exchange: Exchange | None) -> dict:
         """The dashboard's own timings. Streamed: when the reasoning and the answer began, and the
         reasoning's span (its first piece to the answer's first, or to the end) and chunk count.
-        Not streamed, everything arrives at once: only when the body came."""
+        Not streamed, everything arrives at once: there is no first token to time."""
         if self.stream is None:
-            return {"first_token_s": exchange.first_byte_s if exchange else None}
+            return {}
         stream = self.stream
         reasoning_s = None
         if stream.first_thinking_s is not None:
@@ -242,8 +310,8 @@ class Conversation:
     again_with: dict | None = None  # "compare": the last question asked again with these settings
 
     # -- what the student does
-    def ask(self, question: str) -> None:
-        self.turns.append(Turn("user", question))
+    def ask(self, question: str, images: list[str] | None = None) -> None:
+        self.turns.append(Turn("user", question, images=list(images or [])))
         self.pending, self.again_with = True, None
         self.changed()
 
@@ -341,6 +409,8 @@ def as_message(turn: Turn, context: bool = False) -> dict:
         message["format"] = turn.format
     if turn.compares:
         message["compares"] = True
+    if turn.images:
+        message["images"] = turn.images
     if turn.stopped:
         message["stopped"] = True
     if turn.error:
@@ -375,6 +445,8 @@ def export_markdown(settings: Settings, turns: list[Turn], labels: dict) -> str:
         if turn.thinking:  # quoted, above the answer, as the page shows it
             lines += [f"**{labels['reasoning']}**", "", *(f"> {line}" for line in turn.thinking.splitlines()), ""]
         lines.append(turn.content)
+        if turn.images:
+            lines += ["", f"_{labels['images']}: {len(turn.images)}_"]
         if turn.stopped:
             lines += ["", f"_{labels['stopped']}_"]
         if turn.error:
@@ -399,6 +471,7 @@ class ImportRefused(Refusal):
 _STRING, _BOOLEAN, _TOKENS = "`string`", "`true` / `false`", "`array` of integers"
 _THINK = '`true` / `false` / `"low"` / `"medium"` / `"high"`'
 _FORMAT = '`"json"` or a valid JSON Schema object'
+_IMAGES = "`array` of base64 strings"
 
 
 def _is_tokens(value) -> bool:
@@ -419,6 +492,9 @@ def as_turn(message, number: int, context: bool = False) -> Turn:
         raise ImportRefused("chat.import.bad_message_field", number=number, field="think", expected=_THINK)
     if message.get("format") is not None and not structured.valid_format(message["format"]):
         raise ImportRefused("chat.import.bad_message_field", number=number, field="format", expected=_FORMAT)
+    if message.get("images") is not None and not (isinstance(message["images"], list)
+                                                  and all(isinstance(i, str) for i in message["images"])):
+        raise ImportRefused("chat.import.bad_message_field", number=number, field="images", expected=_IMAGES)
     tokens = message.get("context") if context else None
     if tokens is not None and not _is_tokens(tokens):
         raise ImportRefused("chat.import.bad_message_field", number=number, field="context", expected=_TOKENS)
@@ -427,7 +503,8 @@ def as_turn(message, number: int, context: bool = False) -> Turn:
                 error=message.get("error") or None, context=tokens or None,
                 metrics=Generation.from_dict(metrics) if isinstance(metrics, dict) else None,
                 thinking=message.get("thinking") or "", think=message.get("think"),
-                format=message.get("format"), compares=bool(message.get("compares")))
+                format=message.get("format"), compares=bool(message.get("compares")),
+                images=list(message.get("images") or []))
 
 
 def import_json(data: bytes) -> Imported:

@@ -129,14 +129,14 @@ def open_image(data: bytes) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         claimed = re.search(r"\((\d+) pixels\)", str(error))  # Pillow says "Image size (N pixels)..."
         raise ImageError("vision.error.bomb", pixels=f"{int(claimed.group(1)):,}" if claimed else "?",
-                         limit=f"{MAX_PIXELS:,}") from None
+                         limit=MAX_PIXELS) from None
     except UnidentifiedImageError:
         raise ImageError("vision.error.not_image", formats=", ".join(UPLOAD_TYPES)) from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise ImageError("vision.error.corrupt", detail=str(error)) from None
     width, height = image.size
     if width * height > MAX_PIXELS:
-        raise ImageError("vision.error.bomb", pixels=_wh(image.size), limit=f"{MAX_PIXELS:,}")
+        raise ImageError("vision.error.bomb", pixels=_wh(image.size), limit=MAX_PIXELS)
     return image
 
 
@@ -164,7 +164,7 @@ def prepare(data: bytes, longest_side: int = DEFAULT_SIDE, send_as: str = "auto"
                 image = ImageOps.exif_transpose(image)
                 notes.append(("vision.note.exif", {"orientation": orientation}))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError("vision.error.bomb", pixels=_wh(original[1]), limit=f"{MAX_PIXELS:,}") from None
+        raise ImageError("vision.error.bomb", pixels=_wh(original[1]), limit=MAX_PIXELS) from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError) as error:
         raise ImageError("vision.error.corrupt", detail=str(error) or type(error).__name__) from None
     if max(image.size) < max(original[1]):

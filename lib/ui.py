@@ -359,22 +359,25 @@ def age(parts: tuple[int, str] | None, future: bool = False) -> str:
 
 COMMON_OPTIONS = (  # (option, min, max, step): the controls every page with options shows
     ("temperature", 0.0, 2.0, 0.1), ("seed", -1, 2**31 - 1, 1), ("top_k", 1, 1000, 1),
-    ("top_p", 0.0, 1.0, 0.05), ("num_predict", -2, 100_000, 16), ("num_ctx", 256, 131_072, 256),
+    ("top_p", 0.0, 1.0, 0.05), ("num_predict", -1, 100_000, 16), ("num_ctx", 256, 131_072, 256),
     ("repeat_penalty", 0.0, 3.0, 0.05),
 )
 
 
-def option_inputs(prefix: str) -> tuple[dict, list]:
-    """The common options as inputs (empty = the server's default), `stop` one per line, and an
-    advanced JSON box for any other option. Returns (options to send, problems found)."""
+def option_inputs(prefix: str, placeholders: dict[str, str] | None = None) -> tuple[dict, list]:
+    """The common options as inputs (empty = not sent), `stop` one per line, and an advanced JSON
+    box for any other option. `placeholders`: what an empty input means, per option (the chat says
+    what the chosen model runs); otherwise the server's default. Returns (options to send, the problems
+    that would make Ollama refuse the request)."""
     chosen = {}
     columns = st.columns(4)
     for number, (name, low, high, step) in enumerate(COMMON_OPTIONS):
         option = options_reference.BY_NAME[name]
+        default = t("options.default", value=option.default if option.default is not None else "—")
         value = columns[number % 4].number_input(
             name, min_value=low, max_value=high, step=step, value=None,
             key=f"{prefix}.setting.{name}", help=t(option.meaning_key),
-            placeholder=t("options.default", value=option.default if option.default is not None else "—"))
+            placeholder=(placeholders or {}).get(name, default))
         if value is not None:
             chosen[name] = int(value) if option.type == options_reference.INT else float(value)
     stop = columns[3].text_area("stop", key=f"{prefix}.setting.stop", height=68,
@@ -384,9 +387,11 @@ def option_inputs(prefix: str) -> tuple[dict, list]:
     advanced = st.text_area(t("options.advanced"), key=f"{prefix}.setting.advanced", height=68,
                             placeholder='{"min_p": 0.05, "repeat_last_n": 128}', help=t("options.advanced_help"))
     extra, problems = options_reference.parse_advanced(advanced or "")
-    for problem in problems:
+    for problem in problems:  # an unknown or removed option is sent: Ollama ignores it, and says so in its log
         st.warning(t(problem.key, **problem.values), icon=":material/warning:")
-    return {**chosen, **extra}, problems
+    for note in options_reference.notes(extra):
+        st.info(t(note.key, **note.values), icon=":material/info:")
+    return {**chosen, **extra}, [problem for problem in problems if problem.blocking]
 
 
 def setting(page: str, name: str, default=None) -> str:

@@ -18,14 +18,15 @@ the one used last, with its settings; the others can be reopened from the list.
 """
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime, timezone
 
 import streamlit as st
 
-from lib import chat, persistence, structured, thinking, ui, ui_persistence
-from lib.client import OllamaError
-from lib.formatting import age_parts
+from lib import chat, images, options as option_reference, persistence, structured, thinking, ui, ui_persistence
+from lib.client import ModelNotFound, OllamaClient, OllamaError
+from lib.formatting import age_parts, number
 from lib.generation import Generation
 from lib.safe_text import model_markdown
 from lib.ui import t
@@ -41,29 +42,37 @@ FORMATS = {"none": None, "json": "json"}  # "schema": the editor's text
 REASONING_ICON = ":material/psychology:"
 
 
-def _shown(value: float | int | None, pattern: str = "{:.2f}") -> str:
-    return "—" if value is None else pattern.format(value)
+def _shown(value: float | int | None, spec: str = ".2f") -> str:
+    """A measured number as the page's language writes it ('6,5' in Spanish); '—' when unknown."""
+    return number(value, spec, ui.lang())
 
 
 def metrics_caption(turn: chat.Turn) -> str:
     """The answer's numbers. A thinking model's split Ollama's eval_count (reasoning and answer
     together) with the reasoning chunks the dashboard counted, and time the reasoning apart."""
     metrics = turn.metrics
-    common = {"prompt": _shown(metrics.prompt_tokens, "{}"), "output": _shown(metrics.output_tokens, "{}"),
-              "speed": _shown(metrics.tokens_per_second, "{:.1f}"), "first": _shown(metrics.first_token_s),
+    reasoned = bool(turn.thinking or metrics.thinking_tokens)
+    if turn.exchange is not None and not turn.exchange.streamed and metrics.first_token_s is None:
+        first = t("chat.first_token_none")  # a whole answer: nothing arrives before the rest
+    elif reasoned:
+        first = t("chat.first_token_thinking", thinking=_shown(metrics.first_thinking_s),
+                  seconds=_shown(metrics.first_token_s))
+    else:
+        first = t("chat.first_token", seconds=_shown(metrics.first_token_s))
+    common = {"prompt": _shown(metrics.prompt_tokens, ""), "output": _shown(metrics.output_tokens, ""),
+              "speed": _shown(metrics.tokens_per_second, ".1f"), "first": first,
               "load": _shown(metrics.load_s), "wall": _shown(metrics.wall_s)}
-    if not (turn.thinking or metrics.thinking_tokens):
+    if not reasoned:
         return t("chat.metrics", **common)
-    return t("chat.metrics_thinking", **common, reasoning=_shown(metrics.thinking_tokens, "{}"),
-             answer=_shown(metrics.answer_tokens, "{}"), first_thinking=_shown(metrics.first_thinking_s),
-             thinking=_shown(metrics.thinking_s))
+    return t("chat.metrics_thinking", **common, reasoning=_shown(metrics.thinking_tokens, ""),
+             answer=_shown(metrics.answer_tokens, ""), thinking=_shown(metrics.thinking_s))
 
 
 def _reasoning(turn: chat.Turn, number: int) -> None:
     """The reasoning above the answer, built only while open (it can be thousands of words)."""
     metrics = turn.metrics
     if metrics and metrics.thinking_tokens is not None:
-        label = t("chat.reasoning.measured", tokens=metrics.thinking_tokens, seconds=_shown(metrics.thinking_s, "{:.1f}"))
+        label = t("chat.reasoning.measured", tokens=metrics.thinking_tokens, seconds=_shown(metrics.thinking_s, ".1f"))
     else:
         label = t("chat.reasoning.unmeasured")
     panel = st.expander(label, icon=REASONING_ICON, key=f"chat.reasoning.{number}.open", on_change="rerun")
@@ -100,12 +109,12 @@ def _comparison(answers: list[chat.Turn]) -> None:
     for turn in answers:
         metrics = turn.metrics or Generation()
         table.append({"think": thinking.shown(turn.think) or t("chat.compare.not_sent"),
-                      t("chat.compare.reasoning_tokens"): _shown(metrics.thinking_tokens, "{}"),
-                      "eval_count": _shown(metrics.output_tokens, "{}"),
-                      t("chat.compare.reasoning_s"): _shown(metrics.thinking_s, "{:.1f}"),
+                      t("chat.compare.reasoning_tokens"): _shown(metrics.thinking_tokens, ""),
+                      "eval_count": _shown(metrics.output_tokens, ""),
+                      t("chat.compare.reasoning_s"): _shown(metrics.thinking_s, ".1f"),
                       t("chat.compare.first_answer_s"): _shown(metrics.first_token_s),
-                      t("chat.compare.total_s"): _shown(metrics.wall_s, "{:.1f}"),
-                      "tokens/s": _shown(metrics.tokens_per_second, "{:.1f}")})
+                      t("chat.compare.total_s"): _shown(metrics.wall_s, ".1f"),
+                      "tokens/s": _shown(metrics.tokens_per_second, ".1f")})
     st.table(table, hide_index=True)  # the dashboard's own numbers and labels: nothing from the model
     st.caption(t("chat.compare.how"))
 
@@ -128,6 +137,8 @@ def history(conversation: chat.Conversation) -> None:
             if turn.thinking:
                 _reasoning(turn, number)
             st.markdown(model_markdown(turn.content))  # formatting kept; images and HTML as text
+            if turn.images:  # counted, not drawn: a long chat's reruns stay light
+                st.caption(t("chat.images_one" if len(turn.images) == 1 else "chat.images", count=len(turn.images)))
             if turn.stopped:
                 st.caption(t("chat.stopped"))
             if turn.error:
@@ -137,6 +148,8 @@ def history(conversation: chat.Conversation) -> None:
                 st.caption(t("chat.reasoning.only") + (" " + t("chat.reasoning.length") if length else ""))
             if turn.metrics:
                 st.caption(metrics_caption(turn))
+            if number == len(turns) - 1 and turn.content and turn.exchange is not None and turn.exchange.streamed:
+                _pieces(turn, number)
             if turn.format is not None and turn.content and not (turn.stopped or turn.error):
                 _structured(turn)
             if turn.compares and (number + 1 == len(turns) or not turns[number + 1].compares):
@@ -148,7 +161,7 @@ def history(conversation: chat.Conversation) -> None:
 def export_buttons(json_column, markdown_column, settings: chat.Settings, turns: list[chat.Turn]) -> None:
     """JSON and Markdown of the whole conversation, made when clicked (a long chat is megabytes)."""
     labels = {k: t(f"chat.md.{k}") for k in ("title", "model", "options", "system", "user", "assistant",
-                                              "stopped", "error", "reasoning", "compares")}
+                                              "stopped", "error", "reasoning", "compares", "images")}
     json_column.download_button(t("chat.export_json"), lambda: chat.export_json(settings, turns), "chat.json",
                                 mime="application/json", icon=":material/download:", disabled=not turns,
                                 on_click="ignore", key="chat.export_json")
@@ -173,15 +186,21 @@ def builtin_model_note(model: str | None) -> None:
         st.caption(t("chat.builtin_instruct" if model == builtin.get("model") else "chat.builtin_base"))
 
 
-def model_thinking(model: str | None) -> tuple[tuple[str, ...] | None, bool]:
-    """The `think` choices of the chosen model (None: it does not think, or its capabilities could
-    not be read: no control, nothing sent) and whether it takes only levels (gpt-oss)."""
+def model_facts(model: str | None) -> dict | None:
+    """/api/show of the chosen model (cached per digest); None when there is none or it failed."""
     if not model:
-        return None, False
+        return None
     try:
         listed = next((m for m in ui.installed_tags()[0].get("models") or [] if m.get("name") == model), {})
-        show, _ = ui.model_show(model, listed.get("digest") or "")
+        return ui.model_show(model, listed.get("digest") or "")[0]
     except OllamaError:
+        return None
+
+
+def model_thinking(model: str | None, show: dict | None) -> tuple[tuple[str, ...] | None, bool]:
+    """The `think` choices of the chosen model (None: it does not think, or its capabilities could
+    not be read: no control, nothing sent) and whether it takes only levels (gpt-oss)."""
+    if not model or show is None:
         return None, False
     details = show.get("details") if isinstance(show.get("details"), dict) else {}
     family = details.get("family") if isinstance(details.get("family"), str) else None
@@ -259,6 +278,143 @@ def stream_answer(live: chat.Answer, every_s: float = 0.05) -> None:
             draw()
             drawn_at = time.monotonic()
     draw()
+
+
+def ask(current: chat.Conversation, asked) -> None:
+    """The chat box's question and its attached images, prepared as the Image description page
+    prepares one (Pillow, a JPEG or PNG of at most 1024 px, base64); an image that cannot be sent
+    is said and nothing is asked."""
+    try:
+        attached = [images.prepare(file.getvalue()).base64 for file in asked.files]
+    except images.ImageError as error:
+        st.error(f"**{t('vision.error.title')}**\n\n{t(error.key, **error.values)}", icon=":material/broken_image:")
+        return
+    current.ask(asked.text or "", attached)
+
+
+# ------------------------------------------------------------------------------ what really runs
+@st.cache_data(ttl=10, show_spinner=False)
+def _ps(url: str) -> dict:
+    """`/api/ps`, shared by every session for a few seconds (as ui._tags is)."""
+    return OllamaClient(url).ps()
+
+
+def _value(value) -> str:
+    """An option's value as it is written in the request's JSON."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def option_placeholders(show: dict | None) -> dict[str, str]:
+    """What an empty option input means with the chosen model: its Modelfile PARAMETER, else the
+    server's default (api/types.go DefaultOptions) or "chosen by the server" (num_ctx...)."""
+    effective = option_reference.effective_options(option_reference.model_parameters(show or {}), {})
+    placeholders = {}
+    for name, *_ in ui.COMMON_OPTIONS:
+        value, source = effective[name]
+        shown = t("chat.effective.auto") if value is None else _value(value)
+        placeholders[name] = t("chat.effective.model" if source == option_reference.MODEL else "chat.effective.server",
+                               value=shown)
+    return placeholders
+
+
+def effective_table(model: str | None, show: dict | None, chosen: dict) -> None:
+    """Every option's value with this model and this request, and where it comes from; built only
+    while the toggle is on."""
+    if not model or not st.toggle(t("chat.effective.show", model=model), key="chat.effective"):
+        return
+    if show is None:
+        st.caption(ui.t_escaped("chat.effective.unreadable", model=model))
+    st.caption(t("chat.effective.how"))
+    effective = option_reference.effective_options(option_reference.model_parameters(show or {}), chosen)
+    context = _loaded_context(model) if effective["num_ctx"][0] is None else None
+    rows = []
+    for name, (value, source) in effective.items():
+        shown = t("chat.effective.auto") if value is None else _value(value)
+        if name == "num_ctx" and context:
+            shown = t("chat.effective.ps", value=context)
+        rows.append({t("chat.effective.option"): name, t("chat.effective.value"): shown,
+                     t("chat.effective.source"): t(f"chat.effective.source.{source}")})
+    st.table(rows, hide_index=True)  # option names and values: nothing a model wrote
+
+
+def _loaded_context(model: str) -> int | None:
+    try:
+        return chat.loaded_context(_ps(ui.client().base_url), model)
+    except OllamaError:
+        return None
+
+
+def context_warning(conversation: chat.Conversation, settings: chat.Settings) -> None:
+    """Under the last answer: a warning when the conversation nears num_ctx (the one requested,
+    else the one the server loaded the model with, from /api/ps)."""
+    turns = conversation.turns
+    if not turns or turns[-1].role != "assistant" or turns[-1].metrics is None or not settings.model:
+        return
+    requested = settings.options.get("num_ctx")
+    if isinstance(requested, (int, float)) and not isinstance(requested, bool):
+        num_ctx, key = int(requested), "chat.context.near_request"
+    else:
+        num_ctx, key = _loaded_context(settings.model), "chat.context.near_server"
+    if used := chat.context_in_use(turns[-1].metrics, num_ctx):
+        st.warning(t(key, used=used, num_ctx=num_ctx), icon=":material/warning:")
+
+
+def _pieces(turn: chat.Turn, number: int) -> None:
+    """The last streamed answer's pieces with their boundaries: tokens, not words. Read from the
+    recorded lines only while open."""
+    panel = st.expander(t("chat.pieces"), icon=":material/token:", key=f"chat.pieces.{number}.open",
+                        on_change="rerun")
+    if panel.open:
+        with panel:
+            pieces = chat.streamed_pieces(turn.exchange)
+            st.code(chat.pieces_line(pieces), language=None, wrap_lines=True)
+            st.caption(t("chat.pieces_how"))
+            eval_count = turn.metrics.output_tokens if turn.metrics else None
+            st.caption(t("chat.pieces_count", pieces=len(pieces), eval_count=_shown(eval_count, "")))
+            if turn.exchange.line_count > len(turn.exchange.lines):
+                st.caption(t("chat.pieces_cut", shown=len(pieces)))
+
+
+# ------------------------------------------------------------------------------ lessons
+def _ask_about_the_sky(current: chat.Conversation) -> None:
+    current.ask(t("chat.fluent.question"))
+
+
+def _provoke(current: chat.Conversation, system: str) -> None:
+    # "200": the server had that model after all, and answered
+    st.session_state["chat.provoked"] = chat.provoke_not_found(ui.client(), system, current.turns) or "200"
+
+
+def lessons(current: chat.Conversation, system: str, model: str | None) -> None:
+    """Two lessons, each built only while open: the course's fluent but wrong physics, and
+    Ollama's real 404 for a model that is not installed."""
+    fluent = st.expander(t("chat.fluent.title"), icon=":material/fact_check:", key="chat.fluent.open",
+                         on_change="rerun")
+    if fluent.open:
+        with fluent:
+            st.markdown(t("chat.fluent.body"))
+            st.button(t("chat.fluent.ask"), key="chat.fluent.ask", on_click=_ask_about_the_sky, args=(current,),
+                      icon=":material/help:", disabled=not model)
+    provoke = st.expander(t("chat.provoke.title"), icon=":material/bug_report:", key="chat.provoke.open",
+                          on_change="rerun")
+    if not provoke.open:
+        return
+    with provoke:
+        st.caption(t("chat.provoke.body"))
+        st.button(t("chat.provoke.button", model=chat.NOT_INSTALLED), key="chat.provoke", on_click=_provoke,
+                  args=(current, system), icon=":material/error:")
+        error = st.session_state.get("chat.provoked")
+        if error is None:
+            return
+        if isinstance(error, ModelNotFound) and error.exchange is not None:
+            body = "".join(error.exchange.response_lines()[0])
+            st.error(ui.t_escaped("chat.provoke.answer", status=error.status, body=body), icon=":material/error:")
+            # the CLI pulls a missing model first (cmd/cmd.go showOrPullModel); the API does not
+            st.markdown(t("chat.provoke.explained", model=chat.NOT_INSTALLED))
+            ui.show_http(error.exchange, key="chat.provoke.http")
+        else:
+            st.warning(ui.t_escaped("chat.provoke.other", error=getattr(error, "message", error)),
+                       icon=":material/warning:")
 
 
 # ------------------------------------------------------------------------------ saved conversations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from lib import images, ui, vision
+from lib.client import ServerError
 from lib.formatting import human_bytes, human_seconds
 from lib.generation import Generation
 from lib.http_view import shorten
@@ -13,11 +14,12 @@ from lib.ui import t
 
 RESULT = "vision.result"  # the latest Description, kept across page changes
 LIVE = "vision.live"  # the Describing under way, for a newer run to settle
+PROVOKED = "vision.provoked"  # (mistake, byte the 400 should name, Ollama's error) of the last provocation
 
 
 # ------------------------------------------------------------------------------ the image
 def facts(fmt: str, size: tuple[int, int], mode: str, nbytes: int) -> str:
-    return t("vision.facts", format=fmt, width=size[0], height=size[1], mode=mode, size=human_bytes(nbytes))
+    return t("vision.facts", format=fmt, width=size[0], height=size[1], mode=mode, size=human_bytes(nbytes, ui.lang()))
 
 
 def show_prepared(p: images.Prepared) -> None:
@@ -30,11 +32,11 @@ def show_prepared(p: images.Prepared) -> None:
     received.image(p.preview, caption=caption)
     sent.markdown(f"**{t('vision.as_sent')}**")
     sent.image(p.data, caption=facts(p.format, p.size, p.mode, len(p.data)))
-    cols = st.columns(3)
-    cols[0].metric(t("vision.metric.received"), human_bytes(p.original_bytes))
-    cols[1].metric(t("vision.metric.sent"), human_bytes(len(p.data)))
-    cols[2].metric(t("vision.metric.base64"), t("vision.metric.base64_value", chars=f"{len(p.base64):,}"),
-                   delta=t("vision.metric.ratio", ratio=f"{p.base64_ratio:.2f}"), delta_color="off", delta_arrow="off",
+    cols, lang = st.columns(3), ui.lang()
+    cols[0].metric(t("vision.metric.received"), human_bytes(p.original_bytes, lang))
+    cols[1].metric(t("vision.metric.sent"), human_bytes(len(p.data), lang))
+    cols[2].metric(t("vision.metric.base64"), t("vision.metric.base64_value", chars=len(p.base64)),
+                   delta=t("vision.metric.ratio", ratio=p.base64_ratio), delta_color="off", delta_arrow="off",
                    help=t("vision.metric.base64_help"))
     st.markdown(f"**{t('vision.notes')}**")
     st.markdown("\n".join(f"- {t(key, **values)}" for key, values in p.notes))
@@ -54,8 +56,42 @@ def show_prepared(p: images.Prepared) -> None:
         st.markdown(t("vision.shell.body"))
         st.code(f"base64 {file_name} > imagen1.txt\nbase64 -w 0 {file_name} > imagen1.txt\n"
                 f"base64 -d imagen1.txt > {file_name}", language="bash")
+        st.markdown(t("vision.shell.curl"))
+        st.code(course_curl(ui.client().base_url, t("vision.prompt.default"), file_name), language="bash")
+        st.markdown(t("vision.shell.cli"))  # cmd/cmd.go: a vision model's prompt goes through extractFileData
+        st.code(f'ollama run {images.SUGGESTED[0]} "{t("vision.prompt.default")} ./{file_name}"', language="bash")
     with st.expander(t("vision.mistake.title"), icon=":material/warning:"):
         st.markdown(t("vision.mistake.body"))
+        provoke_mistake(p)
+
+
+def course_curl(url: str, prompt: str, file_name: str) -> str:
+    """The course's request (section 6.7: llava, `"stream": false`), the base64 put in by the shell."""
+    return (f"curl {url}/api/generate -d '{{\n  \"model\": \"{images.SUGGESTED[0]}\",\n  \"prompt\": \"{prompt}\",\n"
+            f"  \"stream\": false,\n  \"images\": [\"'\"$(base64 -w 0 {file_name})\"'\"]\n}}'")
+
+
+def provoke_mistake(p: images.Prepared) -> None:
+    """Send the image wrongly on purpose (data: prefix, or a space) and show Ollama's real 400."""
+    model = st.session_state.get("vision.setting.model") or images.SUGGESTED[0]
+    mistake = st.radio(t("vision.provoke.mistake"), vision.MISTAKES, key="vision.provoke.mistake", horizontal=True,
+                       format_func=ui.labels("vision.provoke."))
+    if st.button(t("vision.provoke.button", model=model), key="vision.provoke", icon=":material/bug_report:"):
+        st.session_state[PROVOKED] = (mistake, *vision.provoke(ui.client(), model, t("vision.prompt.default"),
+                                                               p.base64, p.mime, mistake))
+    if (provoked := st.session_state.get(PROVOKED)) is None:
+        return
+    mistake, byte, error = provoked
+    if error is None:
+        st.warning(t("vision.provoke.accepted"), icon=":material/warning:")
+    elif isinstance(error, ServerError) and error.status == 400 and "illegal base64 data" in error.message:
+        st.error(ui.t_escaped("vision.provoke.answer", status=error.status, message=error.message),
+                 icon=":material/broken_image:")
+        st.markdown(t(f"vision.provoke.explained.{mistake}", byte=byte))
+    else:
+        st.warning(ui.t_escaped("vision.provoke.unexpected", byte=byte, detail=error.message), icon=":material/warning:")
+    if error is not None and error.exchange is not None:
+        ui.show_http(error.exchange, key="vision.provoke.http")
 
 
 # ------------------------------------------------------------------------------ the models
@@ -98,12 +134,17 @@ def settle_live() -> None:
         job.settle()
 
 
-def describe(model: str, prompt: str, image_base64: str, area) -> None:
-    """Stream the description into `area`. The result is in the session before the first word,
-    and `finally` keeps what arrived even when another run interrupts this one."""
-    job = vision.Describing(ui.client(), model, prompt, image_base64)
+def describe(model: str, prompt: str, image_base64: str, area, stream: bool = True) -> None:
+    """Stream the description into `area` (or wait for it whole, as the course does). The result
+    is in the session before the first word, and `finally` keeps what arrived even when another
+    run interrupts this one."""
+    if stream:
+        job = vision.Describing(ui.client(), model, prompt, image_base64)
+    else:
+        with st.spinner(t("vision.waiting")):
+            job = vision.Describing(ui.client(), model, prompt, image_base64, stream=False)
     st.session_state[RESULT] = job.result
-    if job.result.error is not None:
+    if job.result.error is not None or not stream:
         return
     st.session_state[LIVE] = job
     try:
@@ -116,15 +157,18 @@ def describe(model: str, prompt: str, image_base64: str, area) -> None:
 
 
 def timings(done: Generation) -> None:
-    cols = st.columns(4)
-    cols[0].metric(t("vision.time.load"), human_seconds(done.load_s))
-    cols[1].metric(t("vision.time.prompt"), human_seconds(done.prompt_eval_s), help=t("vision.time.prompt_help"))
-    cols[2].metric(t("vision.time.generation"), human_seconds(done.eval_s))
+    """The description's phases. vision.time.prompt_help: 576 image tokens for llava 1.5, about 2880
+    for 1.6's AnyRes tiles (llama.cpp #5852); num_ctx raised to 2048 for vision models
+    (server/sched.go getRunner)."""
+    cols, lang = st.columns(4), ui.lang()
+    cols[0].metric(t("vision.time.load"), human_seconds(done.load_s, lang))
+    cols[1].metric(t("vision.time.prompt"), human_seconds(done.prompt_eval_s, lang), help=t("vision.time.prompt_help"))
+    cols[2].metric(t("vision.time.generation"), human_seconds(done.eval_s, lang))
     speed = done.tokens_per_second
-    cols[3].metric(t("vision.time.speed"), t("vision.time.speed_value", speed=f"{speed:.1f}") if speed else "—")
+    cols[3].metric(t("vision.time.speed"), t("vision.time.speed_value", speed=speed) if speed else "—")
     if done.total_s:
         share = (done.prompt_eval_s or 0) / done.total_s
-        st.caption(t("vision.time.note", total=human_seconds(done.total_s), share=f"{share:.0%}"))
+        st.caption(t("vision.time.note", total=human_seconds(done.total_s, lang), share=share))
 
 
 def show_result(result: vision.Description, area) -> None:

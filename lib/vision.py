@@ -43,13 +43,20 @@ class Describing:
     """One description under way. Creating it sends the request; a failure to start (model not
     found, server down) is kept in `result.error` and there is nothing to stream."""
 
-    def __init__(self, client: OllamaClient, model: str, prompt: str, image_base64: str):
+    def __init__(self, client: OllamaClient, model: str, prompt: str, image_base64: str, stream: bool = True):
         self.result = Description(model, prompt)
         self._stream: Stream | None = None
         try:
-            self._stream = client.generate(model, prompt, images=[image_base64])
+            sent = client.generate(model, prompt, images=[image_base64], stream=stream)
         except OllamaError as error:
             self.result.error, self.result.exchange = error, error.exchange
+            return
+        if stream:
+            self._stream = sent
+        else:  # the course's request (section 6.7): one JSON object with the whole description
+            response = sent.get("response")
+            self.result.text = response if isinstance(response, str) else ""
+            self.result.final, self.result.exchange = sent, client.last
 
     def texts(self) -> Iterator[str]:
         """The text pieces as they arrive (what `ui.stream_model_text` draws); an error in the middle
@@ -69,3 +76,31 @@ class Describing:
             return
         stream.close()
         self.result.text, self.result.final, self.result.exchange = stream.text, stream.final, stream.exchange
+
+
+# ------------------------------------------------------------------------- the classic mistake
+MISTAKES = ("prefix", "space")
+SPACE_AT = 100  # where "space" puts one: Ollama's error names this byte
+
+
+def mistaken(image_base64: str, mime: str, mistake: str) -> tuple[str, int]:
+    """The image as a common mistake sends it, and the byte Ollama's 400 will name: with the data
+    URL prefix (byte 4, the `:` after `data`), or with a space inside (Go's base64 decoder skips
+    only \\r and \\n: encoding/base64 decodeQuantum). Ollama decodes `images` while reading the
+    body (`c.ShouldBindJSON`, server/routes.go GenerateHandler), before it looks for the model."""
+    if mistake == "prefix":
+        return f"data:{mime};base64,{image_base64}", 4
+    at = min(SPACE_AT, len(image_base64))
+    return f"{image_base64[:at]} {image_base64[at:]}", at
+
+
+def provoke(client: OllamaClient, model: str, prompt: str, image_base64: str, mime: str,
+            mistake: str) -> tuple[int, OllamaError | None]:
+    """Send the mistaken image on purpose: (the byte the error should name, Ollama's error, or
+    None if it accepted the request)."""
+    sent, byte = mistaken(image_base64, mime, mistake)
+    try:
+        client.generate(model, prompt, images=[sent], stream=False)
+    except OllamaError as error:
+        return byte, error
+    return byte, None

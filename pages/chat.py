@@ -1,12 +1,13 @@
 """3. Chat playground: /api/chat and /api/generate, streamed or whole, system prompt, options, history,
 saved conversations (a reload brings them back); a thinking model's reasoning and `think`, `format` as
-JSON or a JSON Schema."""
+JSON or a JSON Schema; what each option really runs with the chosen model, the tokens of an answer,
+a warning near num_ctx, and two lessons (fluent is not correct; Ollama's real 404)."""
 import contextlib
 import json
 
 import streamlit as st
 
-from lib import chat, options as option_reference, ui, ui_chat, ui_persistence
+from lib import chat, images, options as option_reference, ui, ui_chat, ui_persistence
 from lib.client import ModelNotFound
 
 ui.ensure_app_frame()
@@ -29,7 +30,8 @@ ui_chat.builtin_model_note(model)
 mode = top[1].radio(t("chat.mode"), ["chat", "generate"], key="chat.setting.mode", horizontal=True,
                     format_func=ui.labels("chat.mode."))
 streaming = top[2].toggle(t("chat.stream"), key=ui.setting("chat", "stream", True), help=t("chat.stream_help"))
-think_choices, think_levels = ui_chat.model_thinking(model)  # /api/show capabilities: "thinking"?
+show = ui_chat.model_facts(model)  # /api/show: capabilities ("thinking"?) and the model's PARAMETERs
+think_choices, think_levels = ui_chat.model_thinking(model, show)
 think = ui_chat.think_control(top[3], think_choices, think_levels)
 if not names:
     st.page_link("pages/models.py", label=t("chat.go_models"), icon=":material/inventory_2:")
@@ -37,11 +39,12 @@ if not names:
 with st.expander(t("chat.settings"), icon=":material/tune:"):
     system = st.text_area(t("chat.system"), key="chat.setting.system", height=80,
                           placeholder=t("chat.system_placeholder"), help=t("chat.system_help"))
-    chosen_options, option_problems = ui.option_inputs("chat")
+    chosen_options, option_problems = ui.option_inputs("chat", ui_chat.option_placeholders(show))
+    ui_chat.effective_table(model, show, chosen_options)  # server <- model PARAMETERs <- request
     row = st.columns(3)
     answer_format, schema_refused = ui_chat.format_controls(row[0])
-    keep_alive_text = row[1].text_input("keep_alive", key="chat.setting.keep_alive", placeholder="5m",
-                                        help=t("chat.keep_alive_help"))
+    keep_alive_text = row[1].text_input(  # api/types.go Duration.UnmarshalJSON; docs/faq.mdx OLLAMA_KEEP_ALIVE
+        "keep_alive", key="chat.setting.keep_alive", placeholder="5m", help=t("chat.keep_alive_help"))
     carry = row[2].toggle(t("chat.carry_context"), key=ui.setting("chat", "carry", True),
                           help=t("chat.carry_context_help"), disabled=mode != "generate")
 try:
@@ -89,14 +92,16 @@ ui_chat.conversations(actions[3], conversation)
 ui_chat.export_buttons(actions[4], actions[5], settings, conversation.turns)
 with st.expander(t("chat.import"), icon=":material/upload:"):
     st.file_uploader(t("chat.import_file"), type=["json"], key="chat.import", on_change=import_chat)
+ui_chat.lessons(conversation, system or "", model)  # fluent is not correct; Ollama's real 404
 
 # ------------------------------------------------------------------------------ history
-if prompt := st.chat_input(t("chat.input"), disabled=not model):
-    conversation.ask(prompt)
+if asked := st.chat_input(t("chat.input"), disabled=not model, accept_file=True, file_type=list(images.UPLOAD_TYPES)):
+    ui_chat.ask(conversation, asked)  # text, and images for a vision model (`images` in the message)
 ui_chat.save(conversation)  # the question, a settled answer, an import, the settings: never mid-answer
 ui_persistence.notice("chat")
 ui_chat.history(conversation)
 ui_chat.compare_button(conversation, think_choices, think_levels)
+ui_chat.context_warning(conversation, settings)  # old turns are dropped silently past num_ctx
 if error := conversation.take_error():
     ui.show_error(error, key="chat.error")
     if isinstance(error, ModelNotFound):

@@ -1,4 +1,5 @@
-"""4. Describe an image (course section 6.7): Pillow, base64 both ways, multimodal models."""
+"""4. Describe an image (course section 6.7): Pillow, base64 both ways, multimodal models, the
+course's `stream: false` request, and Ollama's real 400 for an image sent with its `data:` prefix."""
 import pathlib
 
 import streamlit as st
@@ -45,7 +46,7 @@ def image_input(source: str) -> bytes | None:
             st.info(t("vision.prefix_removed", prefix=prefix), icon=":material/content_cut:")
         if text.strip():
             data = images.decode_base64(text)
-            st.caption(t("vision.base64.decoded", chars=f"{len(''.join(body.split())):,}", size=human_bytes(len(data))))
+            st.caption(t("vision.base64.decoded", chars=len("".join(body.split())), size=human_bytes(len(data), ui.lang())))
             return data
     if (given := st.session_state.get(f"vision.{source}")) is None:
         st.caption(t(f"vision.{source}.none"))
@@ -89,10 +90,11 @@ elif scan is not None:
     if st.session_state[prompt_key := ui.setting("vision", "prompt", None)] in defaults | {None}:
         st.session_state[prompt_key] = t("vision.prompt.default")  # follows the language until edited
     prompt = st.text_input(t("vision.prompt.label"), key=prompt_key)
+    streaming = st.toggle(t("vision.stream.label"), key=ui.setting("vision", "stream", True), help=t("vision.stream.help"))
     if st.button(t("vision.describe.button"), type="primary", icon=":material/image_search:",
                  disabled=ready is None, key="vision.describe") and ready is not None:
         area = st.empty()
-        ui_vision.describe(model, prompt, ready.base64, area)
+        ui_vision.describe(model, prompt, ready.base64, area, stream=streaming)
     if ready is None:
         st.caption(t("vision.no_image"))
 if result := st.session_state.get(ui_vision.RESULT):

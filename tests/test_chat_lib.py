@@ -578,3 +578,81 @@ def test_imported_reasoning_fields_are_checked(field, value, expected):
         chat.import_json(json.dumps(body).encode())
     assert refused.value.key == "chat.import.bad_message_field" and refused.value.values["field"] == field
     assert expected is None or refused.value.values["expected"] == expected
+
+
+# ------------------------------------------------------------------------- what the page teaches
+@pytest.mark.parametrize("prompt, output, num_ctx, expected", [
+    (3000, 276, 4096, None),  # 80% of 4096 is 3276.8: just below
+    (3000, 277, 4096, 3277),
+    (1000, 24, 2048, None), (4096, None, 4096, 4096),
+    (None, 10, 4096, None), (3500, 10, None, None), (3500, 10, 0, None),
+])
+def test_the_context_warning_starts_at_80_percent_of_num_ctx(prompt, output, num_ctx, expected):
+    assert chat.CONTEXT_WARNING == 0.8
+    metrics = Generation(prompt_tokens=prompt, output_tokens=output)
+    assert chat.context_in_use(metrics, num_ctx) == expected
+    assert chat.context_in_use(None, 4096) is None
+
+
+def test_the_loaded_context_comes_from_api_ps():
+    from tests.plugins.fake_ollama import PS
+    assert chat.loaded_context(PS, "gemma:2b") == 4096
+    assert chat.loaded_context(PS, "llava:latest") is None  # not loaded: the server has not chosen yet
+    assert chat.loaded_context({"models": [{"name": "m", "context_length": "big"}]}, "m") is None
+    assert chat.loaded_context({}, "gemma:2b") is None
+
+
+def test_streamed_pieces_show_tokens_not_words(fake_ollama):
+    """The course's own stream: «azúl» came as « az» + «úl», spaces stuck to the front."""
+    conversation = chat.Conversation()
+    conversation.ask("¿porqué el cielo es azúl?")
+    answer = conversation.answer(OllamaClient(fake_ollama.url), chat.Settings("gemma:2b"), stream=True)
+    "".join(answer.texts())
+    conversation.finish(answer)
+    turn = conversation.turns[-1]
+    pieces = chat.streamed_pieces(turn.exchange)
+    assert pieces[:7] == ["El", " cielo", " no", " es", " az", "úl", "."]
+    assert "".join(pieces) == turn.content and len(pieces) == 38  # eval_count 39: the done line has no text
+    assert chat.pieces_line(pieces[:7]) == "El|␣cielo|␣no|␣es|␣az|úl|."
+    assert chat.pieces_line(["a\n", "b"]) == "a↵|b"
+    assert len(chat.streamed_pieces(turn.exchange, limit=5)) == 5
+
+
+def test_a_whole_answer_has_no_pieces_and_no_first_token(fake_ollama):
+    conversation = chat.Conversation()
+    conversation.ask("hola")
+    conversation.answer(OllamaClient(fake_ollama.url), chat.Settings("gemma:2b"), stream=False)
+    turn = conversation.turns[-1]
+    assert turn.content and chat.streamed_pieces(turn.exchange) == []
+    assert turn.metrics.first_token_s is None and turn.metrics.wall_s > 0
+
+
+def test_provoking_the_404_gets_ollamas_real_answer(fake_ollama):
+    from lib.client import ModelNotFound
+    error = chat.provoke_not_found(OllamaClient(fake_ollama.url), "Sé breve.", [chat.Turn("user", "hola")])
+    assert isinstance(error, ModelNotFound) and error.status == 404
+    assert error.message == f"model '{chat.NOT_INSTALLED}' not found"  # server/routes.go ChatHandler's words
+    body = fake_ollama.bodies("/api/chat")[-1]
+    assert body["model"] == chat.NOT_INSTALLED and body["stream"] is False
+    assert body["messages"] == [{"role": "system", "content": "Sé breve."}, {"role": "user", "content": "hola"}]
+    # an empty chat still sends a message
+    chat.provoke_not_found(OllamaClient(fake_ollama.url), "", [])
+    assert fake_ollama.bodies("/api/chat")[-1]["messages"] == [{"role": "user", "content": "?"}]
+
+
+def test_a_questions_images_go_in_its_message_and_survive_export():
+    turns = [chat.Turn("user", "¿Qué hay aquí?", images=["iVBORw0KGgo="]), chat.Turn("assistant", "Un gato."),
+             chat.Turn("user", "¿De qué color?")]
+    assert chat.chat_messages("", turns) == [
+        {"role": "user", "content": "¿Qué hay aquí?", "images": ["iVBORw0KGgo="]},
+        {"role": "assistant", "content": "Un gato."}, {"role": "user", "content": "¿De qué color?"}]
+    assert "images" not in chat.generate_fields("", turns, carry_context=True)  # the last question has none
+    assert chat.generate_fields("", turns[:1], carry_context=True)["images"] == ["iVBORw0KGgo="]
+    back = chat.import_json(chat.export_json(chat.Settings("llava"), turns).encode())
+    assert back.turns[0].images == ["iVBORw0KGgo="] and back.turns[2].images == []
+    labels = {k: k for k in ("title", "model", "options", "system", "user", "assistant", "stopped", "error",
+                             "reasoning", "compares", "images")}
+    assert "_images: 1_" in chat.export_markdown(chat.Settings("llava"), turns, labels)
+    with pytest.raises(chat.ImportRefused) as refused:
+        chat.import_json(json.dumps({"messages": [{"role": "user", "content": "x", "images": [1]}]}).encode())
+    assert refused.value.values["field"] == "images"

@@ -289,7 +289,8 @@ def test_generate_not_streamed_carries_the_recorded_context(monkeypatch, fake_ol
     first, second = fake_ollama.bodies("/api/generate")
     assert "context" not in first and second["context"] == answer["context"]
     assert second["prompt"] == "¿Y el mar?"
-    assert any(c.value.startswith("18 tokens de entrada · 82 de salida · 18.2 tokens/s") for c in app.caption)
+    shown = [c.value for c in app.caption if c.value.startswith("18 tokens de entrada · 82 de salida · 18,2 tokens/s")]
+    assert shown and "sin streaming no hay «primer token»" in shown[0]  # a whole answer has no first token
 
 
 def test_course_example_replays_the_recorded_history_answer(monkeypatch, fake_ollama):
@@ -711,3 +712,116 @@ def test_a_schema_that_cannot_be_sent_is_refused_before_sending(monkeypatch, fak
     assert fake_ollama.bodies("/api/chat") == []
     assert any("Fix the flagged options or schema before sending: nothing was sent." in e for e in values(app.error))
     assert messages(app) == [("user", "Tell me about Peru")]  # kept, to send once the schema is fixed
+
+
+# ------------------------------------------------------------------------- what really runs, lessons
+def final_line(prompt_tokens: int, output_tokens: int) -> list[str]:
+    return [json.dumps({"model": "gemma:2b", "message": {"role": "assistant", "content": "Hola."}, "done": False}),
+            json.dumps({"model": "gemma:2b", "message": {"role": "assistant", "content": ""}, "done": True,
+                        "done_reason": "stop", "prompt_eval_count": prompt_tokens, "eval_count": output_tokens,
+                        "prompt_eval_duration": 10**9, "eval_duration": 10**9})]
+
+
+def test_empty_options_say_what_the_chosen_model_runs(monkeypatch, fake_ollama):
+    from tests.plugins.fake_ollama import show_body
+    fake_ollama.reply("POST", "/api/show", body={**show_body("gemma:2b"),
+                                                  "parameters": 'temperature 0.7\ntop_k 20\nstop "<end_of_turn>"'})
+    app = open_chat(monkeypatch, fake_ollama.url)
+    placeholder = {name: app.number_input(key=f"chat.setting.{name}").placeholder
+                   for name in ("temperature", "top_k", "top_p", "num_ctx")}
+    assert placeholder == {"temperature": "model: 0.7", "top_k": "model: 20", "top_p": "server: 0.9",
+                           "num_ctx": "server: automatic"}
+    app.number_input(key="chat.setting.temperature").set_value(0.2).run()
+    app.toggle(key="chat.effective").set_value(True).run()
+    table = app.table[0].value
+    rows = {row["Option"]: (row["Value that will run"], row["Where it comes from"]) for _, row in table.iterrows()}
+    assert rows["temperature"] == ("0.2", "your request") and rows["top_k"] == ("20", "model (PARAMETER)")
+    assert rows["stop"] == ('["<end_of_turn>"]', "model (PARAMETER)") and rows["top_p"] == ("0.9", "server")
+    assert rows["num_ctx"] == ("4096 (now, from /api/ps)", "server")  # gemma:2b is loaded with 4096
+    assert "Each option takes its value from the last layer that sets it" in texts(app)
+
+
+def test_draft_num_predict_is_sent(monkeypatch, fake_ollama):
+    app = open_chat(monkeypatch, fake_ollama.url)
+    app.text_area(key="chat.setting.advanced").set_value('{"draft_num_predict": 8}').run()
+    assert not app.warning
+    say(app, "hola")
+    assert fake_ollama.bodies("/api/chat")[-1]["options"] == {"draft_num_predict": 8}
+
+
+def test_a_removed_option_is_sent_with_a_warning_and_a_wrong_type_is_not(monkeypatch, fake_ollama):
+    # Ollama ignores a removed option (logging "invalid option provided") but refuses a wrong type
+    app = open_chat(monkeypatch, fake_ollama.url)
+    app.text_area(key="chat.setting.advanced").set_value('{"mirostat": 2, "num_ctx": 2048.7}').run()
+    assert "Ollama removed it in version 0.7.0" in "\n".join(values(app.warning))
+    assert "Ollama truncates 2048.7 to 2048" in texts(app)
+    say(app, "hola")
+    assert fake_ollama.bodies("/api/chat")[-1]["options"] == {"mirostat": 2, "num_ctx": 2048.7}
+    sent = len(fake_ollama.bodies("/api/chat"))
+    app.text_area(key="chat.setting.advanced").set_value('{"seed": "123"}').run()
+    say(app, "otra")
+    assert len(fake_ollama.bodies("/api/chat")) == sent
+    assert "Fix the flagged options" in "\n".join(values(app.error))
+
+
+def test_a_conversation_near_num_ctx_is_warned(monkeypatch, fake_ollama):
+    fake_ollama.stream("POST", "/api/chat", final_line(3400, 100))
+    app = say(open_chat(monkeypatch, fake_ollama.url), "hola")
+    warning = "\n".join(values(app.warning))
+    assert "already fills 3500 of the 4096 context tokens" in warning and "from /api/ps" in warning
+    assert "leaves the oldest part out without a word (in chat mode, the oldest messages" in warning
+    app.number_input(key="chat.setting.num_ctx").set_value(8192).run()
+    assert not [w for w in values(app.warning) if "already fills" in w]  # 3500 of 8192 is far
+    fake_ollama.stream("POST", "/api/chat", final_line(1500, 200))
+    app.number_input(key="chat.setting.num_ctx").set_value(2048)
+    say(app, "otra")
+    assert "already fills 1700 of the 2048 context tokens (the num_ctx you asked for)" in "\n".join(values(app.warning))
+
+
+def test_the_last_answer_shows_its_tokens(monkeypatch, fake_ollama):
+    app = say(open_chat(monkeypatch, fake_ollama.url, "es"), "¿porqué el cielo es azúl?")
+    assert "Los tokens de esta respuesta, como llegaron" in [e.label for e in app.expander]
+    app.session_state["chat.pieces.1.open"] = True
+    app.run()
+    assert any(c.value.startswith("El|␣cielo|␣no|␣es|␣az|úl|.") for c in app.code)
+    assert "38 trozos de texto; eval_count dice 39 tokens" in texts(app)
+
+
+def test_the_course_physics_is_a_lesson_and_can_be_asked(monkeypatch, fake_ollama):
+    app = open_chat(monkeypatch, fake_ollama.url, "es")
+    app.session_state["chat.fluent.open"] = True
+    app.run()
+    assert "«El cielo no es azúl»" in texts(app) and "dispersión de Rayleigh" in texts(app)
+    app.button(key="chat.fluent.ask").click().run()
+    assert fake_ollama.bodies("/api/chat")[-1]["messages"][-1] == {"role": "user", "content": "¿Por qué el cielo es azul?"}
+
+
+@pytest.mark.parametrize("server", ["fake", "builtin"])
+def test_asking_for_a_model_that_is_not_installed_shows_the_real_404(monkeypatch, request, server):
+    url = request.getfixturevalue("fake_ollama" if server == "fake" else "builtin_server").url
+    app = open_chat(monkeypatch, url)
+    app.session_state["chat.provoke.open"] = True
+    app.run()
+    app.button(key="chat.provoke").click().run()
+    assert not app.exception
+    shown = values(app.error)[0]  # the body as the server wrote it (the fake with spaces, Ollama without)
+    assert shown.startswith("Ollama answered **404** with `{") and shown.endswith("}`.")
+    assert json.loads(shown.split("`")[1]) == {"error": f"model '{chat.NOT_INSTALLED}' not found"}
+    assert f"`ollama pull {chat.NOT_INSTALLED}`" in texts(app)
+    assert any(e.label.endswith("POST /api/chat → 404") for e in app.expander)
+    assert not session_turns(app)  # the conversation is untouched
+
+
+def test_an_image_attached_to_a_question_is_sent_in_its_message(monkeypatch, fake_ollama):
+    app = open_chat(monkeypatch, fake_ollama.url)
+    app.selectbox(key="chat.setting.model").set_value("llava:latest").run()
+    png = (ROOT / "assets" / "sample-imagen1.png").read_bytes()
+    app.chat_input[0].upload("imagen1.png", png, "image/png").set_value("What is in this image?").run()
+    assert not app.exception, [e.value for e in app.exception]
+    sent = fake_ollama.bodies("/api/chat")[-1]["messages"][-1]
+    assert sent["content"] == "What is in this image?" and sent["images"][0].startswith("iVBORw0KGgo")
+    assert "With 1 attached image (sent as base64 in the message's \"images\" field)." in texts(app)
+    # a file that is not an image is said, and nothing is asked
+    app.chat_input[0].upload("imagen2.png", b"not a picture", "image/png").set_value("And this one?").run()
+    assert "This image cannot be sent" in "\n".join(values(app.error))
+    assert len(fake_ollama.bodies("/api/chat")) == 1

@@ -63,12 +63,13 @@ def http_labels(app) -> list[str]:
 
 @pytest.mark.parametrize("lang, prompt, labels", [
     ("en", "Describe the image.", ("Received", "Sent", "Prompt evaluation", "What Pillow changed")),
-    ("es", "¿Describe la imagen?", ("Recibida", "Enviada", "Evaluación de la entrada", "Qué ha cambiado Pillow")),
+    ("es", "Describe la imagen.", ("Recibida", "Enviada", "Evaluación del prompt", "Qué ha cambiado Pillow")),
 ])
 def test_course_sample_described_by_llava(monkeypatch, fake_ollama, lang, prompt, labels):
     app = vision_page(monkeypatch, fake_ollama.url, lang)
     received, sent, prompt_eval, changed = labels
-    assert metrics(app)[received] == "3.6 KB" and metrics(app)[sent] == "3.7 KB"
+    local = (lambda text: text.replace(".", ",")) if lang == "es" else str  # decimal comma in Spanish
+    assert metrics(app)[received] == local("3.6 KB") and metrics(app)[sent] == local("3.7 KB")
     assert f"**{changed}**" in markdown(app)
     assert app.text_input(key="vision.setting.prompt").value == prompt
     assert app.selectbox(key="vision.setting.model").options == ["llava:latest"]  # gemma:2b cannot see
@@ -80,11 +81,11 @@ def test_course_sample_described_by_llava(monkeypatch, fake_ollama, lang, prompt
     assert not image.startswith("data:") and image.startswith("iVBORw0KGgo")
     assert Image.open(io.BytesIO(base64.b64decode(image))).size == (109, 102)
     values = metrics(app)
-    assert values[prompt_eval] == "55.84 s" and values["Speed" if lang == "en" else "Velocidad"] == "8.3 tokens/s"
+    assert values[prompt_eval] == local("55.84 s") and values["Speed" if lang == "en" else "Velocidad"] == local("8.3 tokens/s")
     assert any(label.endswith("POST /api/generate → 200") for label in http_labels(app))
     # "Show the HTTP" shortens the image on screen
     open_http(app, "vision.http")
-    request_json = next(c.value for c in app.code if '"images"' in c.value)
+    request_json = next(c.value for c in app.code if '"images"' in c.value and "$(base64" not in c.value)
     shortened = "…[4,920 characters]" if lang == "en" else "…[4.920 caracteres]"  # in the page's language
     assert shortened in request_json and image not in request_json
 
@@ -153,7 +154,7 @@ def test_bad_upload_gives_a_clear_message(monkeypatch, fake_ollama, name, data, 
     app = upload(vision_page(monkeypatch, fake_ollama.url), name, data)
     assert "This image cannot be sent" in errors(app) and message in errors(app)
     assert app.button(key="vision.describe").disabled
-    assert "Give an image above first." in texts(app)
+    assert "Choose an image above first." in texts(app)
 
 
 def test_pasted_base64_with_the_data_prefix(monkeypatch, fake_ollama):
@@ -161,8 +162,8 @@ def test_pasted_base64_with_the_data_prefix(monkeypatch, fake_ollama):
     app = choose(vision_page(monkeypatch, fake_ollama.url, "es"), "base64")
     app.text_area(key="vision.setting.pasted").set_value(f"data:image/png;base64,{sample}").run()
     assert any("Se ha quitado `data:image/png;base64,`" in i.value for i in app.info)
-    assert "Se han decodificado 4,864 caracteres de base64 en 3.6 KB de bytes" in texts(app)
-    assert metrics(app)["Enviada"] == "3.7 KB"
+    assert "Se decodificaron 4864 caracteres de base64 en 3,6 KB: esta es la imagen" in texts(app)
+    assert metrics(app)["Enviada"] == "3,7 KB"
     describe(app)
     assert not fake_ollama.bodies("/api/generate")[-1]["images"][0].startswith("data:")
     assert LLAVA_START in markdown(app)
@@ -254,9 +255,61 @@ def test_camera_photo(monkeypatch, fake_ollama):
 
 def test_prompt_follows_the_language_until_edited(monkeypatch, fake_ollama):
     app = vision_page(monkeypatch, fake_ollama.url, "es")
-    assert app.text_input(key="vision.setting.prompt").value == "¿Describe la imagen?"
+    assert app.text_input(key="vision.setting.prompt").value == "Describe la imagen."
     app.sidebar.button_group(key="app.lang_input").set_value("en").run()
     assert app.text_input(key="vision.setting.prompt").value == "Describe the image."
     app.text_input(key="vision.setting.prompt").set_value("What animal is this?").run()
     app.sidebar.button_group(key="app.lang_input").set_value("es").run()
     assert app.text_input(key="vision.setting.prompt").value == "What animal is this?"
+
+
+def provoke(app, mistake: str = "prefix"):
+    app.radio(key="vision.provoke.mistake").set_value(mistake).run()
+    app.button(key="vision.provoke").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+@pytest.mark.builtin
+@pytest.mark.parametrize("mistake, byte, explained", [
+    ("prefix", 4, "Byte 4 is the `:` of `data:`"),
+    ("space", vision.SPACE_AT, f"Byte {vision.SPACE_AT} is the space: Go's base64 decoder"),
+])
+def test_the_provoked_400_is_the_servers_own_answer(monkeypatch, builtin_server, mistake, byte, explained):
+    """The built-in server (no vision model: the 400 comes before the model is looked up, as in
+    Ollama's GenerateHandler) answers what Ollama answers."""
+    app = provoke(vision_page(monkeypatch, builtin_server.url), mistake)
+    assert f"Ollama answered **400**: `illegal base64 data at input byte {byte}`" in errors(app)
+    assert explained in markdown(app)
+    sent = app.session_state["vision.provoked"][2].exchange.body["images"][0]
+    assert sent.startswith("data:image/png;base64,iVBORw0KGgo") if mistake == "prefix" else sent[byte] == " "
+    assert any(label.endswith("POST /api/generate → 400") for label in
+               [e.label for e in app.expander if e.label.startswith("Show the HTTP")])
+
+
+def test_the_provoked_400_sends_the_mistake_and_explains_it(monkeypatch, fake_ollama):
+    fake_ollama.reply("POST", "/api/generate", 400, {"error": "illegal base64 data at input byte 4"})
+    app = provoke(vision_page(monkeypatch, fake_ollama.url, "es"))
+    body = fake_ollama.bodies("/api/generate")[-1]
+    assert body["model"] == "llava:latest" and body["stream"] is False  # the model chosen below
+    assert body["images"][0].startswith("data:image/png;base64,iVBORw0KGgo")
+    assert "Ollama respondió **400**: `illegal base64 data at input byte 4`" in errors(app)
+    assert "El byte 4 es el `:` de `data:`" in markdown(app)
+    assert app.session_state["vision.setting.prompt"] == "Describe la imagen."
+    # a server that accepts the mistake is not Ollama: said so
+    fake_ollama.reset()
+    app = provoke(app, "space")
+    assert fake_ollama.bodies("/api/generate")[-1]["images"][0][vision.SPACE_AT] == " "
+    assert "El servidor aceptó la imagen mal enviada" in "\n".join(values(app.warning))
+
+
+def test_the_course_request_without_streaming(monkeypatch, fake_ollama):
+    app = vision_page(monkeypatch, fake_ollama.url)
+    app.toggle(key="vision.setting.stream").set_value(False).run()
+    describe(app)
+    body = fake_ollama.bodies("/api/generate")[-1]
+    assert body["stream"] is False and body["prompt"] == "Describe the image."
+    assert LLAVA_START in markdown(app) and metrics(app)["Prompt evaluation"] == "55.84 s"
+    curl = next(c.value for c in app.code if "$(base64 -w 0" in c.value)
+    assert '"stream": false' in curl and '"model": "llava"' in curl
+    assert 'ollama run llava "Describe the image. ./imagen1.png"' in [c.value for c in app.code]

@@ -45,6 +45,8 @@ def test_send_a_message_and_see_the_answer(dashboard, page, fake_ollama):
     assert chat_messages(page).count() == 2
     page.get_by_text("Ver el HTTP: POST /api/chat").click()  # built when opened
     page.locator("code.language-json", has_text='"content": "¿porqué el cielo es azúl?"').wait_for()
+    page.get_by_text("Los tokens de esta respuesta, como llegaron").click()  # built when opened
+    page.get_by_text("El|␣cielo|␣no|␣es|␣az|úl|.", exact=False).wait_for()  # tokens, not words
     assert_no_exception(page)
 
 
@@ -74,8 +76,8 @@ def test_a_reload_keeps_the_conversation_and_another_browser_sees_none(dashboard
     page.reload()  # F5
     wait_for_app(page)
     page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stChatMessage\"]').length == 4")
-    # the turns with their numbers; not their "Show the HTTP" (the recorded calls are not saved)
-    assert chat_messages(page).all_inner_texts() == [text.split("\n\nhttp\n\n")[0] for text in before]
+    # the turns with their numbers; not their "Show the HTTP" nor their tokens (the recorded calls are not saved)
+    assert chat_messages(page).all_inner_texts() == [re.split(r"\n\n(?:http|token)\n\n", text)[0] for text in before]
     assert browser_id(page) == mine
     assert_no_exception(page)
 

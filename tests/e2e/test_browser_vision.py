@@ -70,3 +70,16 @@ def test_leaving_while_llava_writes_keeps_what_arrived(dashboard, page, fake_oll
         time.sleep(0.1)  # the fake notices the closed connection at its next line
     assert "client closed" in fake_ollama.stream_endings  # (an earlier test's stream may end here too)
     assert_no_exception(page)
+
+
+def test_provoke_the_data_prefix_error(dashboard, page, fake_ollama):
+    fake_ollama.reply("POST", "/api/generate", 400, {"error": "illegal base64 data at input byte 4"})
+    board = dashboard(fake_ollama.url)
+    page.goto(f"{board.url}/vision?lang=es")
+    wait_for_app(page)
+    page.get_by_text("El error clásico: el prefijo").click()
+    page.get_by_role("button", name="Provoca el error").click()
+    page.get_by_text("illegal base64 data at input byte 4", exact=False).first.wait_for()
+    page.get_by_text("antes de buscar el modelo", exact=False).wait_for()  # the explanation
+    assert fake_ollama.bodies("/api/generate")[-1]["images"][0].startswith("data:image/png;base64,")
+    assert_no_exception(page)
