@@ -19,7 +19,7 @@ def timing(runs: pd.DataFrame, labels: dict) -> go.Figure:
     details = [f"{r.model} · {r.condition} · {r.repetition}" for r in done.itertuples()]
     figure = go.Figure([go.Bar(name=labels[phase], x=names, y=done[phase].fillna(0.0), hovertext=details,
                                marker_color=COLORS[phase]) for phase in PHASES])
-    figure.update_layout(barmode="stack", yaxis_title=labels["seconds"], margin={"t": 30},
+    figure.update_layout(separators=labels["separators"], barmode="stack", yaxis_title=labels["seconds"], margin={"t": 30},
                          legend={"orientation": "h", "y": 1.12})
     return figure
 
@@ -30,7 +30,7 @@ def speed(runs: pd.DataFrame, labels: dict) -> go.Figure:
     figure = go.Figure([go.Box(name=model, x=rows["condition"], y=rows["tokens_per_second"],
                                boxpoints="all", jitter=0.3)
                         for model, rows in done.groupby("model", sort=False)])
-    figure.update_layout(boxmode="group", yaxis_title="tokens/s", legend_orientation="h", margin={"t": 30})
+    figure.update_layout(separators=labels["separators"], boxmode="group", yaxis_title="tokens/s", legend_orientation="h", margin={"t": 30})
     return figure
 
 
@@ -40,7 +40,7 @@ def cold_and_warm(runs: pd.DataFrame, labels: dict) -> go.Figure:
     figure = go.Figure([go.Box(name=labels["cold" if cold else "warm"], y=rows["load_s"].fillna(0.0),
                                boxpoints="all")
                         for cold, rows in done.groupby("cold", sort=True)])
-    figure.update_layout(yaxis_title=labels["load_seconds"], showlegend=False, margin={"t": 30})
+    figure.update_layout(separators=labels["separators"], yaxis_title=labels["load_seconds"], showlegend=False, margin={"t": 30})
     return figure
 
 
@@ -51,7 +51,7 @@ def models_compared(runs: pd.DataFrame, labels: dict) -> go.Figure:
         go.Bar(name=labels["wall"], x=means.index, y=means["wall_s"], yaxis="y", offsetgroup=0),
         go.Bar(name="tokens/s", x=means.index, y=means["tokens_per_second"], yaxis="y2", offsetgroup=1),
     ])
-    figure.update_layout(yaxis={"title": labels["seconds"]},
+    figure.update_layout(separators=labels["separators"], yaxis={"title": labels["seconds"]},
                          yaxis2={"title": "tokens/s", "overlaying": "y", "side": "right"},
                          barmode="group", legend_orientation="h", margin={"t": 30})
     return figure

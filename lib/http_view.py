@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from lib.client import Exchange
-from lib.formatting import NS_PER_S, human_seconds
+from lib.formatting import NS_PER_S, human_seconds, number
 from lib.generation import Generation
 from lib.terminal import quote
 from lib.ollama_facts import DEFAULT_PORT, DEFAULT_URL, DURATION_FIELDS, METRICS
@@ -267,7 +267,7 @@ def _short_json(value) -> str:
     return raw if len(raw) < 80 else raw[:77] + "…"
 
 
-def explain_final(chunk: dict | None, note: Note) -> list[Field]:
+def explain_final(chunk: dict | None, note: Note, lang: str = "en") -> list[Field]:
     """Each field of a final chunk with a readable value; derived speeds at the end."""
     if not chunk:
         return []
@@ -277,7 +277,7 @@ def explain_final(chunk: dict | None, note: Note) -> list[Field]:
             continue
         value = chunk[name]
         if name in DURATION_FIELDS and isinstance(value, (int, float)):
-            readable = human_seconds(value / NS_PER_S)
+            readable = human_seconds(value / NS_PER_S, lang)
         elif name == "context" and isinstance(value, list):
             readable = note("tokens", len(value))
         elif name == "message" and isinstance(value, dict):
@@ -297,5 +297,5 @@ def explain_final(chunk: dict | None, note: Note) -> list[Field]:
                                 ("prompt_tokens_per_second", done.prompt_tokens_per_second,
                                  "prompt_eval_count / prompt_eval_duration")):
         if speed is not None:
-            fields.append(Field(name, source, f"{speed:.1f} tokens/s", f"field.{name}"))
+            fields.append(Field(name, source, f"{number(speed, '.1f', lang)} tokens/s", f"field.{name}"))
     return fields

@@ -14,6 +14,7 @@ from lib import http_view, i18n, terminal, ui_setup
 from lib import options as options_reference
 from lib.client import Exchange, OllamaClient, OllamaError, ServerStatus
 from lib.diagnosis import diagnose
+from lib.formatting import number
 from lib.hosts import AllowList, HostError, check_host, default_url
 from lib.ollama_facts import REPL_COMMANDS
 from lib.safe_text import model_markdown
@@ -287,7 +288,7 @@ def show_http(exchange: Exchange, key: str, expanded: bool = False, lazy: bool =
                 _download(t("http.download_response"), lambda: http_view.response_body(exchange),
                           "response.json", f"{key}.response")
         with tabs[5]:
-            fields = http_view.explain_final(exchange.final_chunk(), note)
+            fields = http_view.explain_final(exchange.final_chunk(), note, lang())
             if not fields:
                 st.caption(t("http.no_fields"))
             else:
@@ -338,8 +339,7 @@ def _python_tab(exchange: Exchange, key: str) -> None:
 
 def note(kind: str, count: int) -> str:
     """What stands for the part of a long value left off screen: '4,920 characters', '42 tokens'."""
-    grouped = f"{count:,}".replace(",", "." if lang() == "es" else ",")
-    return t(f"http.note.{kind}", count=grouped)
+    return t(f"http.note.{kind}", count=number(count, ",", lang()))
 
 
 def _download(label: str, data, file_name: str, key: str) -> None:
@@ -371,10 +371,11 @@ def option_inputs(prefix: str, placeholders: dict[str, str] | None = None) -> tu
     that would make Ollama refuse the request)."""
     chosen = {}
     columns = st.columns(4)
-    for number, (name, low, high, step) in enumerate(COMMON_OPTIONS):
+    for position, (name, low, high, step) in enumerate(COMMON_OPTIONS):
         option = options_reference.BY_NAME[name]
-        default = t("options.default", value=option.default if option.default is not None else "—")
-        value = columns[number % 4].number_input(
+        # as typed in the input (a point), like the chat's per-model placeholders
+        default = t("options.default", value=str(option.default) if option.default is not None else "—")
+        value = columns[position % 4].number_input(
             name, min_value=low, max_value=high, step=step, value=None,
             key=f"{prefix}.setting.{name}", help=t(option.meaning_key),
             placeholder=(placeholders or {}).get(name, default))

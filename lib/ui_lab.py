@@ -10,7 +10,7 @@ import streamlit as st
 from lib import base_vs_instruct, charts, i18n, lab, ui, ui_persistence
 from lib import options as option_reference
 from lib.client import OllamaError
-from lib.formatting import number
+from lib.formatting import chart_separators, number
 from lib.lab_runner import Experiment
 from lib.safe_text import plain
 from lib.ui import lang, t
@@ -120,7 +120,8 @@ def _charts(shown: lab.Results) -> None:
     labels = {"load_s": t("lab.phase.load"), "prompt_eval_s": t("lab.phase.prompt"),
               "eval_s": t("lab.phase.eval"), "other_s": t("lab.phase.other"),
               "seconds": t("lab.seconds"), "cold": t("lab.cold_label"), "warm": t("lab.warm_label"),
-              "load_seconds": t("lab.load_seconds"), "wall": t("lab.wall")}
+              "load_seconds": t("lab.load_seconds"), "wall": t("lab.wall"),
+              "separators": chart_separators(lang())}  # 6,5 on a Spanish chart's axes
     timing, speed, cold, models = st.tabs([t("lab.chart.timing"), t("lab.chart.speed"), t("lab.chart.cold"),
                                            t("lab.chart.models")], key="lab.chart", on_change="rerun")
     if timing.open:

@@ -10,7 +10,7 @@ import streamlit as st
 from lib import embeddings, i18n, tools, ui
 from lib.client import Exchange, OllamaError, ServerError
 from lib.diagnosis import CAPABLE_MODELS
-from lib.formatting import human_seconds
+from lib.formatting import chart_separators, human_seconds, number
 from lib.http_view import curl_command
 from lib.safe_text import model_markdown
 from lib.ui import t, t_escaped
@@ -176,7 +176,7 @@ def show_embedded(result: embeddings.Embedded) -> None:
     cols[1].metric(t("today.embed.metric.length"), result.length, help=t("today.embed.metric.length_help"))
     tokens = done.prompt_tokens if done.prompt_tokens is not None else "—"
     cols[2].metric(t("today.embed.metric.tokens"), tokens, help=t("today.embed.metric.tokens_help"))
-    cols[3].metric(t("today.embed.metric.time"), human_seconds(done.total_s))
+    cols[3].metric(t("today.embed.metric.time"), human_seconds(done.total_s, ui.lang()))
     if result.long_sentences:
         numbers = ", ".join(str(n) for n in result.long_sentences)
         st.info(t("today.embed.long", numbers=numbers, context=result.context_length), icon=":material/content_cut:")
@@ -186,9 +186,10 @@ def show_embedded(result: embeddings.Embedded) -> None:
                        ", ".join(f"{x:.4f}" for x in row["first"]) + ", …"}
                   for row in result.rows()], hide_index=True, width="stretch")
     st.caption(t("today.embed.normalised"))
-    st.plotly_chart(embeddings.heatmap(result, t("today.embed.heatmap")), key="today.embed.heatmap")
+    figure = embeddings.heatmap(result, t("today.embed.heatmap")).update_layout(separators=chart_separators(ui.lang()))
+    st.plotly_chart(figure, key="today.embed.heatmap")
     if best := result.most_alike():
-        st.caption(t("today.embed.most_alike", first=best[0], second=best[1], value=f"{best[2]:.2f}"))
+        st.caption(t("today.embed.most_alike", first=best[0], second=best[1], value=number(best[2], ".2f", ui.lang())))
     if result.exchange is not None:
         ui.show_http(result.exchange, key="today.embed.http")
 

@@ -170,7 +170,8 @@ def test_charts_have_the_phases_and_skip_failed_runs():
     runs[0].cold = True
     frame = lab.table(runs)
     labels = {"load_s": "load", "prompt_eval_s": "prompt", "eval_s": "eval", "other_s": "other",
-              "seconds": "s", "cold": "cold", "warm": "warm", "load_seconds": "load s", "wall": "wall"}
+              "seconds": "s", "cold": "cold", "warm": "warm", "load_seconds": "load s", "wall": "wall",
+              "separators": ",."}
     timing = charts.timing(frame, labels)
     assert [trace.name for trace in timing.data] == ["load", "prompt", "eval", "other"]
     assert list(timing.data[0].y) == [1.0, 0.01] and timing.data[3].y[0] == pytest.approx(0.1)
@@ -178,6 +179,8 @@ def test_charts_have_the_phases_and_skip_failed_runs():
     assert {trace.name: list(trace.y) for trace in cold.data} == {"warm": [0.01], "cold": [1.0]}
     assert list(charts.speed(frame, labels).data[0].y) == [9.0, 11.0]
     assert list(charts.models_compared(frame, labels).data[0].y) == [pytest.approx(3.1)]
+    assert {chart(frame, labels).layout.separators for chart in (charts.timing, charts.speed, charts.cold_and_warm,
+                                                                 charts.models_compared)} == {",."}  # 6,5 s
 
 
 def test_course_table_annotated():
@@ -346,7 +349,8 @@ def test_results_are_computed_once_per_number_of_runs():
     lab_run.run(Client(), "skipped")
     shown = lab_run.results()
     assert lab_run.results() is shown and shown.finished[4] == "#4 gemma:2b · seed · 2"
-    labels = {"load_s": "load", "prompt_eval_s": "prompt", "eval_s": "eval", "other_s": "other", "seconds": "s"}
+    labels = {"load_s": "load", "prompt_eval_s": "prompt", "eval_s": "eval", "other_s": "other", "seconds": "s",
+              "separators": ".,"}
     assert shown.chart(charts.timing, labels) is shown.chart(charts.timing, labels)
     lab_run.runs.append(run("late"))
     assert lab_run.results() is not shown and len(lab_run.results().table) == 5

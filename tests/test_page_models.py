@@ -290,7 +290,7 @@ def test_300_models_details_asked_once_for_every_session(monkeypatch, fake_ollam
 
 
 @pytest.mark.parametrize("lang, count, more", [("en", 300, "… and 295 more models"),
-                                                ("es", 1300, "… y 1.295 modelos más")])
+                                                ("es", 1300, "… y 1295 modelos más")])
 def test_tags_panel_short_on_screen(monkeypatch, fake_ollama, lang, count, more):
     fake_ollama.reply("GET", "/api/tags", body=many_models(count))
     app = open_models(monkeypatch, fake_ollama.url, lang)

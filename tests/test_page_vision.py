@@ -86,7 +86,7 @@ def test_course_sample_described_by_llava(monkeypatch, fake_ollama, lang, prompt
     # "Show the HTTP" shortens the image on screen
     open_http(app, "vision.http")
     request_json = next(c.value for c in app.code if '"images"' in c.value and "$(base64" not in c.value)
-    shortened = "…[4,920 characters]" if lang == "en" else "…[4.920 caracteres]"  # in the page's language
+    shortened = "…[4,920 characters]" if lang == "en" else "…[4920 caracteres]"  # in the page's language
     assert shortened in request_json and image not in request_json
 
 
