@@ -170,7 +170,7 @@ def test_414_and_431_are_json(builtin_server):
 @pytest.fixture(scope="module")
 def class_server(tmp_path_factory, builtin_store):
     server = start_builtin_server(tmp_path_factory.mktemp("builtin-class") / "server.log",
-                                  "--max-queue", "2", "--body-timeout", "1.5", "--send-timeout", "2")
+                                  "--max-queue", "2", "--parallel", "1", "--body-timeout", "1.5", "--send-timeout", "2")
     yield server
     server.stop()
 
@@ -307,3 +307,26 @@ def test_prompts_that_cannot_fit_are_refused_while_another_student_generates(cla
         assert time.monotonic() - started < 10  # the running generation (3000 tokens) is far from done
     finally:
         running.close()
+
+
+# --- 6. a client that stops reading is dropped --------------------------------------------------------
+
+def test_a_client_that_stops_reading_is_dropped_and_frees_the_slot(class_server):
+    # before: noticed only once the server's 64 kB send buffer was full too (about 600 more token lines:
+    # 30 s to minutes on a busy machine), and the next student waited all that time
+    start = len(class_server.log.read_text())
+    stalled = open_stream(class_server, {**LONG, "options": {"num_predict": 4000, "temperature": 0}}, rcvbuf=4096)
+    try:  # from here on it reads nothing, until the server has dropped it
+        wait_for_log(class_server, "client stopped reading for 2 s", timeout=300, start=start)
+        answer = requests.post(class_server.url + "/api/generate", json=TINY, timeout=120)
+        assert answer.status_code == 200 and answer.json()["done"]
+        received = b""
+        while chunk := stalled.recv(65536):  # what the server wrote before it closed the connection
+            received += chunk
+    finally:
+        stalled.close()
+    # its 8 kB receive buffer (about 40 lines) plus what waited 2 s in the server's send queue
+    assert 0 < received.count(b'"done":false') < 300
+    assert b'"done":true' not in received
+    log = class_server.log.read_text()[start:]
+    assert "Traceback" not in log

@@ -718,7 +718,8 @@ def test_keep_alive_timer_unloads_in_the_background(builtin_server):
 
 @pytest.fixture(scope="module")
 def private_server(tmp_path_factory, builtin_store):
-    server = start_builtin_server(tmp_path_factory.mktemp("builtin-private") / "server.log", "--max-queue", "1")
+    server = start_builtin_server(tmp_path_factory.mktemp("builtin-private") / "server.log", "--max-queue", "1",
+                                  "--parallel", "1")
     yield server
     server.stop()
 

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from lib.builtin_server import prompts, validation
-from lib.builtin_server.engine import _split_stop
+from lib.builtin_server.sampling import split_stop as _split_stop
 from lib.builtin_server.validation import ApiError
 
 

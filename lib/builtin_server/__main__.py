@@ -1,4 +1,4 @@
-"""`python -m lib.builtin_server [--host 127.0.0.1] [--port 11435] [--max-queue 512]`."""
+"""`python -m lib.builtin_server [--host 127.0.0.1] [--port 11435] [--max-queue 512] [--parallel 4]`."""
 from __future__ import annotations
 
 import argparse
@@ -11,7 +11,7 @@ from lib.builtin_server import BUNDLED_MODELS, SERVER_NAME
 from lib.builtin_server.server import Server
 from lib.builtin_server.validation import ApiError
 from lib.builtin_server.server import BODY_TIMEOUT, SEND_TIMEOUT
-from lib.ollama_facts import BUILTIN_HOST, BUILTIN_PORT, DEFAULT_MAX_QUEUE
+from lib.ollama_facts import BUILTIN_HOST, BUILTIN_NUM_PARALLEL, BUILTIN_PORT, DEFAULT_MAX_QUEUE
 
 
 def _env_int(name: str, default: int) -> int:
@@ -34,8 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=BUILTIN_PORT)
     max_queue = _env_int("OLLAMA_MAX_QUEUE", DEFAULT_MAX_QUEUE)
     parser.add_argument("--max-queue", type=int, default=max_queue,
-                        help=f"requests that may wait behind the running generation; more get 503 "
+                        help=f"requests that may wait for a free slot; more get 503 "
                              f"(default OLLAMA_MAX_QUEUE or {DEFAULT_MAX_QUEUE}: {max_queue})")
+    parallel = _env_int("OLLAMA_NUM_PARALLEL", BUILTIN_NUM_PARALLEL)
+    parser.add_argument("--parallel", type=int, default=parallel,
+                        help=f"requests generated at once, batched together; each slot holds num_ctx tokens of "
+                             f"KV cache (default OLLAMA_NUM_PARALLEL or {BUILTIN_NUM_PARALLEL}: {parallel})")
     parser.add_argument("--body-timeout", type=float, default=BODY_TIMEOUT,
                         help=f"seconds to receive a request body, else 408 (default {BODY_TIMEOUT:g})")
     parser.add_argument("--send-timeout", type=float, default=SEND_TIMEOUT,
@@ -44,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="[builtin] %(asctime)s %(levelname)s %(message)s")
     try:
-        server = Server((args.host, args.port), max_queue=max(args.max_queue, 0),
+        server = Server((args.host, args.port), max_queue=max(args.max_queue, 0), parallel=max(args.parallel, 1),
                         body_timeout=max(args.body_timeout, 0.1), send_timeout=max(args.send_timeout, 0.1))
     except OSError as exc:
         print(f"cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)

@@ -1,12 +1,12 @@
-"""llama.cpp behind Ollama's semantics: one generation at a time, a bounded queue, keep_alive, seeds.
+"""llama.cpp behind Ollama's semantics: `parallel` slots, a bounded queue, keep_alive, seeds.
 
-Reproducibility: every request clears the KV cache and builds a fresh sampler seeded from its
-`seed`, so the text depends only on the prompt, the options and the thread count, never on what
-ran before (no prefix-cache reuse: a different batch split can change the float rounding).
+Reproducibility: every request starts from an empty sequence with a fresh sampler seeded from its
+`seed`, so when it runs alone its text depends only on the prompt, the options and the thread
+count, never on what ran before (no prefix-cache reuse: a different batch split can change the float
+rounding). Requests batched together may change each other's seeded answers (see slots.py).
 """
 from __future__ import annotations
 
-import codecs
 import collections
 import contextlib
 import dataclasses
@@ -19,11 +19,15 @@ import threading
 import time
 from typing import TYPE_CHECKING, Callable, Iterator
 
+from lib.builtin_server import sampling
+from lib.builtin_server.slots import Final, Runner, quiet_llama_log
 from lib.builtin_server.validation import ApiError, Options
-from lib.ollama_facts import BUSY_MESSAGE, DEFAULT_MAX_QUEUE
+from lib.ollama_facts import BUILTIN_NUM_PARALLEL, BUSY_MESSAGE, DEFAULT_MAX_QUEUE
 
 if TYPE_CHECKING:
     from lib.builtin_server.library import Served
+
+__all__ = ["ClientGone", "Engine", "Final", "Job"]
 
 log = logging.getLogger("builtin_server")
 
@@ -69,20 +73,7 @@ class Job:
     context: list[int] = dataclasses.field(default_factory=list)
     output_format: str | dict | None = None
     evicted: bool = False  # set when the model is deleted while this job runs
-    tokens: list[int] | None = None  # the prompt tokenized by Engine.tokenize, before taking the slot
-
-
-@dataclasses.dataclass
-class Final:
-    """The measured end of a generation (durations in integer nanoseconds, as Ollama reports)."""
-    done_reason: str
-    context: list[int]
-    total_duration: int
-    load_duration: int
-    prompt_eval_count: int
-    prompt_eval_duration: int
-    eval_count: int
-    eval_duration: int
+    tokens: list[int] | None = None  # the prompt tokenized by Engine.tokenize, before taking a slot
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,46 +84,60 @@ class LoadKey:
     num_thread: int
 
 
+
 class Engine:
-    def __init__(self, *, max_queue: int = DEFAULT_MAX_QUEUE, default_num_ctx: int = DEFAULT_NUM_CTX,
-                 threads: int | None = None):
+    def __init__(self, *, max_queue: int = DEFAULT_MAX_QUEUE, parallel: int = BUILTIN_NUM_PARALLEL,
+                 default_num_ctx: int = DEFAULT_NUM_CTX, threads: int | None = None):
         self.max_queue = max_queue
+        self.parallel = max(parallel, 1)
         self.default_num_ctx = default_num_ctx
         self.threads = threads or cpu_threads()
         self._cond = threading.Condition()
-        self._busy = False
-        self._queue: collections.deque[_Waiter] = collections.deque()  # FIFO of requests waiting for the slot
+        self._active = 0  # requests holding a slot
+        self._queue: collections.deque[_Waiter] = collections.deque()  # FIFO of requests waiting for a slot
         self._vocab_lock = threading.Lock()
-        self._vocabs: dict[str, object] = {}  # gguf path -> a vocabulary-only llama_model, for tokenizing
-        self._llm = None
-        self._key: LoadKey | None = None
+        self._vocabs: dict[str, object] = {}  # gguf path -> the vocabulary of a vocab-only model, for tokenizing
+        self._load_lock = threading.Lock()  # one load at a time; the others admitted wait for it
+        self._runner: Runner | None = None
+        self._key: LoadKey | None = None  # what the admitted requests run on (loaded or being loaded)
         self._loaded: Served | None = None  # what /api/ps shows
-        self._job: Job | None = None  # the generation that holds the slot
-        self._unload_after = False  # the loaded model was deleted: unload when the slot is free
+        self._running_jobs: dict[int, Job] = {}  # by id: what evict() stops
+        self._unload_after = False  # the loaded model was deleted: unload when the slots are free
         self._expires_at = 0.0          # time.monotonic() deadline, math.inf for never
         self._expires_wall: dt.datetime | None = None
         threading.Thread(target=self._reaper, name="keep-alive", daemon=True).start()
 
     # --- queue -------------------------------------------------------------------------------------
 
+    def _may_enter(self, me: _Waiter) -> bool:
+        """First in the queue, a free slot, and the model loaded for it (a request that needs another
+        load, or an unload, waits until the slots drain: Ollama reloads too)."""
+        if me.gone or not self._queue or self._queue[0] is not me or self._active >= self.parallel:
+            return False
+        if me.key is None or self._unload_after:  # an unload, or a model to unload first: alone
+            return self._active == 0
+        return self._active == 0 or self._key == me.key
+
     @contextlib.contextmanager
-    def slot(self, cancelled: Callable[[], bool] | None = None) -> Iterator[None]:
-        """Run alone; wait in FIFO order behind at most `max_queue` others, else 503.
+    def slot(self, cancelled: Callable[[], bool] | None = None, key: LoadKey | None = None) -> Iterator[None]:
+        """Hold one of the `parallel` slots; wait in FIFO order behind at most `max_queue` others, else 503.
 
         A waiter whose client has gone (`cancelled()`) leaves the queue, freeing its place, and
-        raises ClientGone: it is never loaded nor evaluated.
+        raises ClientGone: it is never loaded nor evaluated. `key` None asks for all the slots.
         """
-        me = _Waiter(cancelled)
+        me = _Waiter(cancelled, key)
         with self._cond:
-            if self._busy and len(self._queue) >= self.max_queue:
+            full = self._active >= self.parallel or bool(self._queue)
+            if full and len(self._queue) >= self.max_queue:
                 self._drop_gone()  # clients that left must not make a live one get 503
                 if len(self._queue) >= self.max_queue:
                     raise ApiError(503, BUSY_MESSAGE)
             self._queue.append(me)
-            if self._busy:
-                log.info("request queued behind the running one (%d waiting)", len(self._queue))
+            if not self._may_enter(me):
+                log.info("request queued behind the running one%s (%d waiting)",
+                         "s" if self._active > 1 else "", len(self._queue))
             try:
-                while self._busy or self._queue[0] is not me:
+                while not self._may_enter(me):
                     self._cond.wait(timeout=QUEUE_POLL if cancelled else None)
                     if me.gone or (cancelled is not None and cancelled()):
                         log.info("client disconnected while queued: request dropped before running")
@@ -143,12 +148,15 @@ class Engine:
                 self._cond.notify_all()
                 raise
             self._queue.popleft()
-            self._busy = True
+            self._active += 1
+            if key is not None:
+                self._key = key
+            self._cond.notify_all()  # the next in the queue may fit in another slot
         try:
             yield
         finally:
             with self._cond:
-                self._busy = False
+                self._active -= 1
                 self._cond.notify_all()
 
     def _drop_gone(self) -> None:
@@ -159,7 +167,7 @@ class Engine:
                 self._queue.remove(waiter)
         self._cond.notify_all()
 
-    # --- tokenizing, outside the slot --------------------------------------------------------------
+    # --- tokenizing, outside the slots -------------------------------------------------------------
 
     def num_ctx(self, model: Served, options: Options) -> int:
         """The context a request will get (what llama.cpp allocates for its num_ctx)."""
@@ -180,7 +188,6 @@ class Engine:
     def _vocab(self, model: Served):
         """A vocabulary-only copy of the model (no weights, no context): tokenizing with it needs no slot."""
         import llama_cpp
-        from llama_cpp import _internals
 
         path = str(model.gguf_path)
         with self._vocab_lock:
@@ -188,27 +195,26 @@ class Engine:
             if vocab is None:
                 if not model.gguf_path.is_file():
                     raise ApiError(404, f"model '{model.name}' not found")
+                quiet_llama_log()
                 params = llama_cpp.llama_model_default_params()
                 params.vocab_only = True
-                try:
-                    vocab = _internals.LlamaModel(path_model=path, params=params, verbose=False)
-                except ValueError as exc:
-                    raise ApiError(500, f"llama runner process has terminated: {exc}") from None
-                self._vocabs[path] = vocab
+                vocab_model = llama_cpp.llama_model_load_from_file(path.encode(), params)
+                if not vocab_model:
+                    raise ApiError(500, f"llama runner process has terminated: failed to load model from file: {path}")
+                vocab = self._vocabs[path] = llama_cpp.llama_model_get_vocab(vocab_model)
             return vocab
 
     def tokenize(self, job: Job) -> None:
-        """Tokenize the prompt and check it against the context, before the request takes the slot."""
+        """Tokenize the prompt and check it against the context, before the request takes a slot."""
         self.check_size(job.model, job.options, len(job.prompt.encode("utf-8")), len(job.context))
         vocab = self._vocab(job.model)
         import llama_cpp
 
-        n_vocab = llama_cpp.llama_vocab_n_tokens(vocab.vocab)
+        n_vocab = llama_cpp.llama_vocab_n_tokens(vocab)
         bad = next((t for t in job.context if not 0 <= t < n_vocab), None)
         if bad is not None:
             raise ApiError(400, f"invalid context: token {bad} is not in the model's vocabulary (0..{n_vocab - 1})")
-        # Special tokens in the text (<start_of_turn>...) are parsed, as Ollama does.
-        tokens = list(job.context) + vocab.tokenize(job.prompt.encode("utf-8"), not job.context, True)
+        tokens = list(job.context) + sampling.tokenize(vocab, job.prompt.encode("utf-8"), not job.context)
         n_ctx = self.num_ctx(job.model, job.options)
         if len(tokens) >= n_ctx:
             raise too_long(len(tokens), n_ctx, job.model.context_length)
@@ -226,60 +232,58 @@ class Engine:
         num_batch = options.num_batch or DEFAULT_NUM_BATCH
         return LoadKey(str(model.gguf_path), num_ctx, min(max(num_batch, 1), num_ctx), num_thread)
 
-    def _ensure_loaded(self, model: Served, options: Options):
-        """Load (or reload with another model or new runner options, as Ollama does); call inside slot()."""
-        key = self._load_key(model, options)
-        if self._llm is not None and self._key == key:
+    def _ensure_loaded(self, model: Served, key: LoadKey) -> Runner:
+        """Load (or reload with another model or new runner options, as Ollama does); call inside slot(key)."""
+        with self._load_lock:
             with self._cond:
-                self._loaded = model
-            return self._llm
-        with self._cond:
-            self._unload()
-        import llama_cpp  # deferred: importing this package must not need llama.cpp
-
-        if not model.gguf_path.is_file():  # deleted while this request waited
-            raise ApiError(404, f"model '{model.name}' not found")
-        started = time.perf_counter()
-        try:
-            llm = llama_cpp.Llama(
-                model_path=str(model.gguf_path), n_ctx=key.num_ctx, n_batch=key.num_batch, n_ubatch=key.num_batch,
-                n_threads=key.num_thread, n_threads_batch=key.num_thread, n_gpu_layers=0, verbose=False)
-        except ValueError as exc:  # llama-cpp-python's "Failed to load model from file"
-            raise ApiError(500, f"llama runner process has terminated: {exc}") from None
-        with self._cond:
-            self._llm, self._key, self._loaded = llm, key, model
-        log.info("loaded %s (%s, num_ctx=%d, num_batch=%d, threads=%d) in %.2fs", model.name, model.gguf_path.name,
-                 key.num_ctx, key.num_batch, key.num_thread, time.perf_counter() - started)
-        return llm
+                runner = self._runner
+                if runner is not None and runner.key == key and not self._unload_after:
+                    self._loaded = model
+                    return runner
+                self._unload()  # slot() admitted this request alone
+            if not model.gguf_path.is_file():  # deleted while this request waited
+                raise ApiError(404, f"model '{model.name}' not found")
+            started = time.perf_counter()
+            runner = Runner(key, padded_ctx(key.num_ctx), parallel=self.parallel)
+            with self._cond:
+                self._runner, self._loaded = runner, model
+            log.info("loaded %s (%s, num_ctx=%d x %d slots, num_batch=%d, threads=%d) in %.2fs", model.name,
+                     model.gguf_path.name, key.num_ctx, self.parallel, key.num_batch, key.num_thread,
+                     time.perf_counter() - started)
+            return runner
 
     def _unload(self) -> None:
-        """Free the model; call with self._cond held."""
+        """Free the model; call with self._cond held and no request in a slot."""
         self._unload_after = False
-        if self._llm is not None:
-            self._llm.close()
+        if self._runner is not None:
+            self._runner.close()
             log.info("model %s unloaded", self._loaded.name if self._loaded else "")
-            self._llm = None
-            self._key = None
+            self._runner = None
             self._loaded = None
 
     def evict(self, deleted: Callable[[Served], bool]) -> bool:
-        """A model was deleted: stop a generation running on it and unload it (now if idle, else when
-        the running request ends). Returns whether a generation was running on it."""
+        """A model was deleted: stop the generations running on it and unload it (now if idle, else when
+        the slots are free). Returns whether a generation was running on it."""
         with self._cond:
-            running = self._job is not None and deleted(self._job.model)
-            if running:
-                self._job.evicted = True
+            running = [job for job in self._running_jobs.values() if deleted(job.model)]
+            for job in running:
+                job.evicted = True
             if self._loaded is not None and deleted(self._loaded):
-                if self._busy:
+                if self._active:
                     self._unload_after = True
                 else:
                     self._unload()
-            return running
+            return bool(running)
 
     def _keep(self, seconds: float) -> None:
+        """A request ended: the model stays loaded `seconds` more (the latest request decides, as in Ollama)."""
         with self._cond:
             if seconds <= 0 or self._unload_after:
-                self._unload()
+                if self._active == 0:
+                    self._unload()
+                else:  # the reaper unloads it once the other slots are free
+                    self._unload_after = True
+                    self._cond.notify_all()
                 return
             if math.isinf(seconds):
                 self._expires_at = math.inf
@@ -293,8 +297,14 @@ class Engine:
     def _reaper(self) -> None:
         with self._cond:
             while True:
-                if self._llm is None or self._busy or math.isinf(self._expires_at):
+                if self._runner is None or self._active or self._queue:
                     self._cond.wait()  # slot release and _keep notify
+                    continue
+                if self._unload_after:
+                    self._unload()
+                    continue
+                if math.isinf(self._expires_at):
+                    self._cond.wait()
                     continue
                 remaining = self._expires_at - time.monotonic()
                 if remaining > 0:
@@ -305,201 +315,83 @@ class Engine:
 
     def load(self, model: Served, options: Options, keep_alive: float, started_ns: int) -> int:
         """An empty prompt: load (or with keep_alive 0 unload). Returns the load duration in ns."""
-        with self.slot():
-            if keep_alive > 0:
-                self._ensure_loaded(model, options)
+        key = self._load_key(model, options) if keep_alive > 0 else None
+        with self.slot(key=key):
+            if key is not None:
+                self._ensure_loaded(model, key)
             load_ns = time.perf_counter_ns() - started_ns
-            self._keep(keep_alive)
+        self._keep(keep_alive)
         return load_ns
 
     def running(self) -> dict | None:
         """What /api/ps needs about the loaded model, or None."""
         with self._cond:
-            if self._llm is None or self._loaded is None:
+            if self._runner is None or self._loaded is None:
                 return None
             model = self._loaded
-            num_ctx = self._llm.n_ctx()  # llama.cpp rounds num_ctx up to a multiple of 256
-            # Weights plus an f16 K and V cache for every layer at num_ctx (llama-cpp-python
-            # allocates a full-size sliding-window cache too): an estimate, as Ollama's is.
+            num_ctx = self._runner.n_ctx  # per slot; llama.cpp rounds num_ctx up to a multiple of 256
+            # Weights plus an f16 K and V cache for every layer at num_ctx for every slot: an
+            # estimate, as Ollama's is.
             meta = model.gguf.metadata
             arch = model.gguf.architecture
             kv_per_token = 2 * meta.get(f"{arch}.attention.head_count_kv", 1) * meta.get(
                 f"{arch}.attention.key_length", 256) * 2
             size = model.gguf_path.stat().st_size if model.gguf_path.exists() else 0
-            size += kv_per_token * num_ctx * meta.get(f"{arch}.block_count", 1)
+            size += kv_per_token * num_ctx * self.parallel * meta.get(f"{arch}.block_count", 1)
             return {"model": model, "expires_at": self._expires_wall, "context_length": num_ctx, "size": size}
 
     # --- generation --------------------------------------------------------------------------------
 
     def generate(self, job: Job, cancelled: Callable[[], bool]) -> Iterator[str | Final]:
         """Yield text pieces, then one Final. Errors before the first piece raise ApiError."""
-        with self.slot(cancelled):
-            if cancelled():  # its turn came, but its client has gone: do not load nor evaluate
-                log.info("client disconnected while queued: request dropped before running")
-                raise ClientGone()
-            llm = self._ensure_loaded(job.model, job.options)
-            load_ns = time.perf_counter_ns() - job.started_ns  # like Ollama: includes the queue wait
-            with self._cond:
-                self._job = job
-            try:
-                yield from self._generate(llm, job, cancelled, load_ns)
-            finally:
-                with self._cond:
-                    self._job = None
+        grammar = sampling.grammar_text(job.output_format)
+        opts = job.options
+        seed = opts.seed & 0xFFFFFFFF if opts.seed >= 0 else random.SystemRandom().randrange(0xFFFFFFFF)
+        key = self._load_key(job.model, opts)
+        admitted = False
+        try:
+            with self.slot(cancelled, key):
+                admitted = True
+                if cancelled():  # its turn came, but its client has gone: do not load nor evaluate
+                    log.info("client disconnected while queued: request dropped before running")
+                    raise ClientGone()
+                runner = self._ensure_loaded(job.model, key)
+                load_ns = time.perf_counter_ns() - job.started_ns  # like Ollama: includes the queue wait
+                if job.tokens is None:
+                    self.tokenize(job)
+                if len(job.tokens) >= runner.n_ctx:
+                    raise too_long(len(job.tokens), runner.n_ctx, job.model.context_length)
+                yield from self._run(runner, job, cancelled, load_ns, seed, grammar)
+        finally:
+            if admitted:
                 self._keep(job.keep_alive)
 
-    def _generate(self, llm, job: Job, cancelled, load_ns: int) -> Iterator[str | Final]:
-        import llama_cpp
-
-        opts = job.options
-        n_ctx = llm.n_ctx()
-        tokens = job.tokens if job.tokens is not None else self._prompt_tokens(llm, job)
-        if len(tokens) >= n_ctx:
-            raise too_long(len(tokens), n_ctx, job.model.context_length)
-        grammar = _grammar(job.output_format)
-        seed = opts.seed & 0xFFFFFFFF if opts.seed >= 0 else random.SystemRandom().randrange(0xFFFFFFFF)
-        # n_tokens = 0: the first decode drops every KV cell (llama.cpp masks them out; zeroing the
-        # whole cache with kv_cache_clear would cost ~10 ms of memset per request for nothing).
-        llm.reset()
-        llm.set_seed(seed)
-        llm.last_n_tokens_size = n_ctx if opts.repeat_last_n < 0 else min(opts.repeat_last_n, n_ctx)
-        vocab = llm._model.vocab
-        limit = n_ctx - len(tokens)  # stop with "length" when the context is full
-        if opts.num_predict >= 0:
-            limit = min(limit, opts.num_predict)
-
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        held = ""  # decoded text not yet sent: it may be the start of a stop string
-        generated: list[int] = []
-        done_reason = "length"
-        started = time.perf_counter_ns()
-        first_ns = None
-        # The prompt is evaluated n_batch tokens at a time (the split llm.eval makes, so the numbers
-        # are the same), checking between batches that the client is still there; llm.generate
-        # evaluates the last batch, then alternates sample / decode. Like llama.cpp's server,
-        # prompt_eval_duration runs to the first sampled token, eval_duration from there.
-        evaluated = 0
-        while len(tokens) - evaluated > llm.n_batch:
-            llm.eval(tokens[evaluated:evaluated + llm.n_batch])
-            evaluated += llm.n_batch
-            if job.evicted:
-                raise ApiError(404, f"model '{job.model.name}' was deleted while it was generating")
-            if cancelled():
-                log.info("client disconnected during prompt evaluation (%d of %d tokens evaluated)",
-                         evaluated, len(tokens))
-                return
-        if limit > 0:
-            tokens_iter = llm.generate(
-                tokens[evaluated:], top_k=min(max(opts.top_k, 0), 1 << 30), top_p=opts.top_p, min_p=opts.min_p,
-                typical_p=opts.typical_p, temp=opts.temperature, repeat_penalty=opts.repeat_penalty,
-                presence_penalty=opts.presence_penalty, frequency_penalty=opts.frequency_penalty,
-                reset=False, grammar=grammar)
-        else:  # num_predict 0: the prompt is still evaluated, as Ollama does
-            llm.eval(tokens[evaluated:])
-            tokens_iter = (t for t in ())
-        stop_hit = False
+    def _run(self, runner: Runner, job: Job, cancelled: Callable[[], bool], load_ns: int, seed: int,
+             grammar: str | None) -> Iterator[str | Final]:
+        """Hand the job to a slot of the runner and pass its events on."""
+        with self._cond:
+            self._running_jobs[id(job)] = job
+        request = runner.submit(job, cancelled, load_ns, seed, grammar)
         try:
-            for token in tokens_iter:
-                if first_ns is None:
-                    first_ns = time.perf_counter_ns()
-                if llama_cpp.llama_vocab_is_eog(vocab, token):
-                    done_reason = "stop"
-                    break
-                generated.append(token)
-                held += decoder.decode(_piece(vocab, token))
-                text, held, stop_hit = _split_stop(held, opts.stop)
-                if text:
-                    yield text
-                if stop_hit:
-                    done_reason = "stop"
-                    break
-                if len(generated) >= limit:
-                    break
-                if job.evicted:
-                    log.info("model %s deleted: generation stopped after %d tokens", job.model.name, len(generated))
-                    raise ApiError(404, f"model '{job.model.name}' was deleted while it was generating")
-                if cancelled():
-                    log.info("client disconnected: generation stopped after %d tokens", len(generated))
+            while True:
+                request.idle.set()
+                event = request.events.get()
+                if event is None:  # its client has gone
+                    return
+                if isinstance(event, ApiError):
+                    raise event
+                yield event
+                if isinstance(event, Final):
                     return
         finally:
-            tokens_iter.close()
-        tail = "" if stop_hit else held + decoder.decode(b"", final=True)
-        if tail:
-            yield tail
-        end = time.perf_counter_ns()
-        first_ns = first_ns or end
-        yield Final(
-            done_reason=done_reason,
-            context=tokens + generated,
-            total_duration=end - job.started_ns,
-            load_duration=load_ns,
-            prompt_eval_count=len(tokens),
-            prompt_eval_duration=first_ns - started,
-            eval_count=len(generated),
-            eval_duration=end - first_ns,
-        )
-
-    def _prompt_tokens(self, llm, job: Job) -> list[int]:
-        n_vocab = llm.n_vocab()
-        bad = next((t for t in job.context if not 0 <= t < n_vocab), None)
-        if bad is not None:
-            raise ApiError(400, f"invalid context: token {bad} is not in the model's vocabulary (0..{n_vocab - 1})")
-        # Special tokens in the text (<start_of_turn>...) are parsed, as Ollama does.
-        new = llm.tokenize(job.prompt.encode("utf-8"), add_bos=not job.context, special=True)
-        return list(job.context) + new
+            request.abandoned = True
+            request.finished.wait()  # the slot's sequence is free before the slot is
+            with self._cond:
+                self._running_jobs.pop(id(job), None)
 
 
 @dataclasses.dataclass(eq=False)
 class _Waiter:
     cancelled: Callable[[], bool] | None
+    key: LoadKey | None = None
     gone: bool = False
-
-
-def _piece(vocab, token: int) -> bytes:
-    """A token's bytes (llama-cpp-python's own token_to_piece returns a NUL-padded 32-byte buffer)."""
-    import ctypes
-
-    import llama_cpp
-
-    size = 64
-    while True:
-        buf = ctypes.create_string_buffer(size)
-        # special=True, as Ollama's runner: control tokens appear as text, so stop strings such as
-        # "<|im_start|>" can match them
-        n = llama_cpp.llama_token_to_piece(vocab, token, buf, size, 0, True)
-        if n >= 0:
-            return buf.raw[:n]
-        size = -n  # too small: llama.cpp says how much it needs
-
-
-def _split_stop(held: str, stops: tuple[str, ...]) -> tuple[str, str, bool]:
-    """Split `held` into (text to send, text to hold back, whether a stop string was reached)."""
-    if not stops:
-        return held, "", False
-    hits = [held.find(s) for s in stops if s in held]
-    if hits:
-        return held[:min(hits)], "", True
-    # Hold back the longest tail that could still grow into a stop string.
-    keep = 0
-    for s in stops:
-        for n in range(min(len(s) - 1, len(held)), keep, -1):
-            if held.endswith(s[:n]):
-                keep = n
-                break
-    return held[:len(held) - keep], held[len(held) - keep:], False
-
-
-def _grammar(output_format: str | dict | None):
-    """`format`: "json" or a JSON Schema, as a llama.cpp grammar that constrains sampling."""
-    if output_format is None:
-        return None
-    import json
-
-    from llama_cpp import llama_grammar
-
-    if output_format == "json":
-        return llama_grammar.LlamaGrammar.from_string(llama_grammar.JSON_GBNF, verbose=False)
-    try:
-        return llama_grammar.LlamaGrammar.from_json_schema(json.dumps(output_format), verbose=False)
-    except Exception as exc:  # the converter raises bare Exceptions for schemas it cannot express
-        raise ApiError(400, f"invalid format: this JSON schema cannot be used: {exc}") from None

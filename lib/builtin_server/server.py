@@ -14,6 +14,7 @@ import os
 import re
 import select
 import socket
+import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable
@@ -27,7 +28,8 @@ from lib.builtin_server.library import (INVALID_NAME, Library, Served, modelfile
 from lib.builtin_server.model import ModelUnavailable, cache_dir
 from lib.builtin_server.store import Installed, Store
 from lib.builtin_server.validation import ApiError, bad_request, field
-from lib.ollama_facts import (CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_MAX_AGE, DEFAULT_MAX_QUEUE, METRICS, ROLES,
+from lib.ollama_facts import (BUILTIN_NUM_PARALLEL, CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_MAX_AGE,
+                              DEFAULT_MAX_QUEUE, METRICS, ROLES,
                               allowed_origins, host_is_local, origin_allowed, parse_model_name)
 
 log = logging.getLogger("builtin_server")
@@ -39,6 +41,11 @@ SEND_TIMEOUT = 30.0  # seconds a client may stop reading (without closing) befor
 # A fixed send buffer per connection (the kernel doubles it): without one, autotuning lets a client
 # that stopped reading park megabytes of answer in the kernel before the send timeout can start.
 SEND_BUFFER = 32 << 10
+try:  # the bytes a socket has sent but the client has not acknowledged (Linux's SIOCOUTQ)
+    from fcntl import ioctl
+    from termios import TIOCOUTQ
+except ImportError:  # Windows: only the socket timeout, once the send buffer is full
+    ioctl = TIOCOUTQ = None
 _DIGITS = re.compile(rb"[0-9]+")
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,15}")
 
@@ -79,11 +86,12 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 1024  # the listen backlog: a class connecting at once is not refused
 
-    def __init__(self, address: tuple[str, int], *, max_queue: int = DEFAULT_MAX_QUEUE, store: Store | None = None,
-                 origins: str | None = None, body_timeout: float = BODY_TIMEOUT, send_timeout: float = SEND_TIMEOUT):
+    def __init__(self, address: tuple[str, int], *, max_queue: int = DEFAULT_MAX_QUEUE,
+                 parallel: int = BUILTIN_NUM_PARALLEL, store: Store | None = None, origins: str | None = None,
+                 body_timeout: float = BODY_TIMEOUT, send_timeout: float = SEND_TIMEOUT):
         self.store = store or Store(cache_dir())
         self.library = Library(self.store)
-        self.engine = Engine(max_queue=max_queue)
+        self.engine = Engine(max_queue=max_queue, parallel=parallel)
         self.origins = allowed_origins(os.environ.get("OLLAMA_ORIGINS") if origins is None else origins)
         self.body_timeout = body_timeout
         self.send_timeout = send_timeout
@@ -95,8 +103,6 @@ class Server(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A connection reset or a timeout is the client's doing: one log line, no traceback."""
-        import sys
-
         exc = sys.exc_info()[1]
         if isinstance(exc, OSError):
             log.info("%s connection ended: %s", client_address[0], type(exc).__name__)
@@ -117,6 +123,8 @@ class Handler(BaseHTTPRequestHandler):
         self.timeout = self.server.send_timeout  # every socket operation; the body has its own deadline
         super().setup()
         self.request.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+        self._unacked_after = 0  # unacknowledged bytes right after the last write
+        self._stalled_since: float | None = None  # since when the client has acknowledged nothing
 
     def version_string(self) -> str:
         return SERVER_HEADER
@@ -297,15 +305,46 @@ class Handler(BaseHTTPRequestHandler):
     def _json_body(self, go_type: str) -> dict:
         return validation.parse_body(self._body, go_type)
 
+    def _unacked(self) -> int | None:
+        if ioctl is None:
+            return None
+        try:
+            return int.from_bytes(ioctl(self.connection.fileno(), TIOCOUTQ, bytes(4)), sys.byteorder, signed=True)
+        except OSError:
+            return None
+
+    def _check_reading(self) -> None:
+        """Drop a client that has acknowledged nothing for send_timeout seconds while data waits for it.
+
+        The socket timeout alone starts only once the send buffer is full, which a slow stream of small
+        token lines takes minutes to fill on a busy machine; the kernel's count of unacknowledged bytes
+        shows a client that stopped reading as soon as its own receive buffer is full.
+        """
+        unacked = self._unacked()
+        if unacked is None:
+            return
+        if unacked == 0 or unacked < self._unacked_after:  # the client took something since the last write
+            self._stalled_since = None
+        elif self._stalled_since is None:
+            self._stalled_since = time.monotonic()
+        elif time.monotonic() - self._stalled_since >= self.server.send_timeout:
+            self._drop_stalled(unacked)
+
+    def _drop_stalled(self, unacked: int | None) -> None:
+        log.info("client stopped reading for %g s (%s bytes unread): dropped", self.server.send_timeout,
+                 "?" if unacked is None else unacked)
+        self.close_connection = True
+        raise ClientGone()
+
     def _write(self, data: bytes) -> None:
+        self._check_reading()
         try:
             self.wfile.write(data)
         except TimeoutError:
-            log.info("client stopped reading for %g s: dropped", self.server.send_timeout)
-            self.close_connection = True
-            raise ClientGone() from None
+            self._drop_stalled(self._unacked())
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError) as exc:
             raise ClientGone() from exc
+        self._unacked_after = self._unacked() or 0
 
     def _send(self, status: int, content_type: str, data: bytes, **headers: str) -> None:
         self._status = status
@@ -359,11 +398,12 @@ class Handler(BaseHTTPRequestHandler):
         self._end_stream()
 
     def _client_gone(self) -> bool:
-        """True once the client has closed its end (checked between tokens, without blocking)."""
+        """True once the client has closed its end (checked between tokens, without blocking; the
+        slot scheduler's thread calls it too)."""
         try:
             readable, _, _ = select.select([self.connection], [], [], 0)
             return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
-        except OSError:
+        except (OSError, ValueError):  # ValueError: the socket is closed already
             return True
 
     # --- simple routes -----------------------------------------------------------------------------
