@@ -86,7 +86,7 @@ def test_tools_flow_shows_every_step_and_the_answer(monkeypatch, fake_ollama):
     click(app, "today.tools.ask")
     page = texts(app)
     assert ANSWER in page and "Round 1" in page and "Round 2" in page
-    assert "The model asked for 2 call(s) (`message.tool_calls`):" in page
+    assert "Calls the model asked for (`message.tool_calls`): 2" in page
     assert "`get_current_time` checked against its schema and run here." in values(app.success)
     assert "`calculate` checked against its schema and run here." in values(app.success)
     sent_back = [c.value for c in app.code if c.value.startswith('{"role": "tool"')]
@@ -207,7 +207,7 @@ def test_a_long_sentence_may_have_been_cut(monkeypatch, fake_ollama):
     app = today(monkeypatch, fake_ollama.url)
     app.text_area(key="today.setting.sentences").set_value("short\n" + "long " * 100)
     click(app, "today.embed.go")
-    assert ("Sentence(s) 2 have more characters than the model reads tokens (256): they may have been cut"
+    assert ("Sentences with more characters than the tokens the model reads (256): 2. They may have been cut"
             in "\n".join(values(app.info)))
 
 
