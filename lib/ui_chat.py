@@ -320,7 +320,7 @@ def option_placeholders(show: dict | None) -> dict[str, str]:
 def effective_table(model: str | None, show: dict | None, chosen: dict) -> None:
     """Every option's value with this model and this request, and where it comes from; built only
     while the toggle is on."""
-    if not model or not st.toggle(t("chat.effective.show", model=model), key="chat.effective"):
+    if not model or not st.toggle(ui.t_escaped("chat.effective.show", model=model), key="chat.effective"):
         return
     if show is None:
         st.caption(ui.t_escaped("chat.effective.unreadable", model=model))

@@ -76,7 +76,7 @@ def provoke_mistake(p: images.Prepared) -> None:
     model = st.session_state.get("vision.setting.model") or images.SUGGESTED[0]
     mistake = st.radio(t("vision.provoke.mistake"), vision.MISTAKES, key="vision.provoke.mistake", horizontal=True,
                        format_func=ui.labels("vision.provoke."))
-    if st.button(t("vision.provoke.button", model=model), key="vision.provoke", icon=":material/bug_report:"):
+    if st.button(ui.t_escaped("vision.provoke.button", model=model), key="vision.provoke", icon=":material/bug_report:"):
         st.session_state[PROVOKED] = (mistake, *vision.provoke(ui.client(), model, t("vision.prompt.default"),
                                                                p.base64, p.mime, mistake))
     if (provoked := st.session_state.get(PROVOKED)) is None:

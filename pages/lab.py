@@ -51,7 +51,7 @@ if sweep_option:
         conditions += lab.sweep(sweep_option, lab.parse_values(sweep_values or ""),
                                 int(sweep_seed) if sweep_seed is not None else None)
     except ValueError:
-        problems.append((t("lab.sweep_invalid", values=sweep_values or ""), True))
+        problems.append((ui.t_escaped("lab.sweep_invalid", values=sweep_values or ""), True))
 custom, custom_problems = lab.parse_custom(custom_text or "")
 conditions += custom
 problems += [(t(p.key, **p.values), True) for p in custom_problems]
