@@ -20,21 +20,24 @@ conversation = ui_chat.conversation()  # after a reload: the one this browser us
 conversation.settle()
 
 # ------------------------------------------------------------------------------ settings
-names = ui.installed_model_names("chat.tags")
-if st.session_state.get("chat.setting.model") not in names:
-    st.session_state.pop("chat.setting.model", None)  # another server, or the model was deleted
-ui_chat.start_with_the_builtin_instruct_model(names)
-top = st.columns([3, 3, 2, 2], vertical_alignment="bottom")
-model = top[0].selectbox(t("chat.model"), names, key="chat.setting.model", placeholder=t("chat.no_models"))
-ui_chat.builtin_model_note(model)
-mode = top[1].radio(t("chat.mode"), ["chat", "generate"], key="chat.setting.mode", horizontal=True,
-                    format_func=ui.labels("chat.mode."))
-streaming = top[2].toggle(t("chat.stream"), key=ui.setting("chat", "stream", True), help=t("chat.stream_help"))
-show = ui_chat.model_facts(model)  # /api/show: capabilities ("thinking"?) and the model's PARAMETERs
-think_choices, think_levels = ui_chat.model_thinking(model, show)
-think = ui_chat.think_control(top[3], think_choices, think_levels)
-if not names:
-    st.page_link("pages/models.py", label=t("chat.go_models"), icon=":material/inventory_2:")
+# One block whose content varies (an error, a note, a link): the settings below keep their place in
+# the page, so a rerun that adds or drops a note does not close them under the student.
+with st.container():
+    names = ui.installed_model_names("chat.tags")
+    if st.session_state.get("chat.setting.model") not in names:
+        st.session_state.pop("chat.setting.model", None)  # another server, or the model was deleted
+    ui_chat.start_with_the_builtin_instruct_model(names)
+    top = st.columns([3, 3, 2, 2], vertical_alignment="bottom")
+    model = top[0].selectbox(t("chat.model"), names, key="chat.setting.model", placeholder=t("chat.no_models"))
+    ui_chat.builtin_model_note(model)
+    mode = top[1].radio(t("chat.mode"), ["chat", "generate"], key="chat.setting.mode", horizontal=True,
+                        format_func=ui.labels("chat.mode."))
+    streaming = top[2].toggle(t("chat.stream"), key=ui.setting("chat", "stream", True), help=t("chat.stream_help"))
+    show = ui_chat.model_facts(model)  # /api/show: capabilities ("thinking"?) and the model's PARAMETERs
+    think_choices, think_levels = ui_chat.model_thinking(model, show)
+    think = ui_chat.think_control(top[3], think_choices, think_levels)
+    if not names:
+        st.page_link("pages/models.py", label=t("chat.go_models"), icon=":material/inventory_2:")
 
 with st.expander(t("chat.settings"), icon=":material/tune:"):
     system = st.text_area(t("chat.system"), key="chat.setting.system", height=80,
@@ -100,6 +103,10 @@ if asked := st.chat_input(t("chat.input"), disabled=not model, accept_file=True,
 ui_chat.save(conversation)  # the question, a settled answer, an import, the settings: never mid-answer
 ui_persistence.notice("chat")
 ui_chat.history(conversation)
+# The answer is drawn where its history bubble will be. A container, not a chat message: the rerun's
+# bubble then replaces it whole (the browser would keep a same-type block's old children until the run
+# ends, showing the answer twice).
+live_slot = st.empty()
 ui_chat.compare_button(conversation, think_choices, think_levels)
 ui_chat.context_warning(conversation, settings)  # old turns are dropped silently past num_ctx
 if error := conversation.take_error():
@@ -112,7 +119,7 @@ if error := conversation.take_error():
 def answer() -> None:
     """Stream (or wait for) the answer to the last question; lib/chat.py keeps what arrived,
     however this run ends."""
-    with st.chat_message("assistant"):
+    with live_slot.container(), st.chat_message("assistant"):
         if streaming:
             st.button(t("chat.stop"), key="chat.stop", icon=":material/stop_circle:")
         with contextlib.nullcontext() if streaming else st.spinner(t("chat.waiting")):

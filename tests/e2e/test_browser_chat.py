@@ -29,6 +29,18 @@ def wait_for_messages(page, count: int) -> None:
                            arg=count)
 
 
+def count_at_every_change(page, text: str):
+    """Watch every change of the page and remember the most copies of `text` it ever showed at once."""
+    page.evaluate("""text => {
+        window.mostCopies = 0;
+        new MutationObserver(() => {
+            const copies = document.body.innerText.split(text).length - 1;
+            window.mostCopies = Math.max(window.mostCopies, copies);
+        }).observe(document.body, {subtree: true, childList: true, characterData: true});
+    }""", text)
+    return lambda: page.evaluate("window.mostCopies")
+
+
 def import_chat(page, body: dict):
     page.get_by_text("Import a conversation").click()
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
@@ -39,11 +51,14 @@ def test_send_a_message_and_see_the_answer(dashboard, page, fake_ollama):
     board = dashboard(fake_ollama.url)
     page.goto(f"{board.url}/chat?lang=es")
     wait_for_app(page)
+    answer = "debido al refracción y la absorción de la luz solar"
+    most_copies = count_at_every_change(page, answer)
     send(page, "¿porqué el cielo es azúl?")
-    # .first: while the rerun that follows the stream redraws the answer, it can briefly be on the page twice
-    page.get_by_text("debido al refracción y la absorción de la luz solar").first.wait_for()
-    page.get_by_text("tokens de entrada").first.wait_for()
+    page.get_by_text(answer).wait_for()
+    page.get_by_text("tokens de entrada").wait_for()
+    wait_for_app(page)
     assert chat_messages(page).count() == 2
+    assert most_copies() == 1  # not even for a moment, while the rerun after the stream redraws it
     page.get_by_text("Ver el HTTP: POST /api/chat").click()  # built when opened
     page.locator("code.language-json", has_text='"content": "¿porqué el cielo es azúl?"').wait_for()
     page.get_by_text("Los tokens de esta respuesta, como llegaron").click()  # built when opened
