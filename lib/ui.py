@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import pathlib
+import re
 import runpy
 import threading
 import time
 
 import streamlit as st
 
-from lib import http_view, i18n, terminal, ui_setup
+from lib import formatting, http_view, i18n, terminal, ui_setup
 from lib import options as options_reference
 from lib.client import Exchange, OllamaClient, OllamaError, ServerStatus
 from lib.diagnosis import diagnose
@@ -335,6 +336,22 @@ def _python_tab(exchange: Exchange, key: str) -> None:
     if read_all := http_view.python_read_all(exchange, note):
         st.caption(t("http.python.lesson"))
         st.code(read_all, language="python")
+
+
+def number_table(rows, formats: dict[str, str], column_config: dict | None = None) -> None:
+    """st.dataframe (of row dicts or a DataFrame) whose number columns (`formats`: {column: "%.1f GB"})
+    read in the page's language. Streamlit's printf formats write a decimal point; only a language that
+    writes another mark pays for a pandas Styler, and the cells keep their numbers either way (the
+    table sorts by value)."""
+    language = lang()
+    if formatting.DECIMAL_MARK.get(language, ".") == "." or len(rows) == 0:
+        config = {column: st.column_config.NumberColumn(format=fmt) for column, fmt in formats.items()}
+        st.dataframe(rows, hide_index=True, width="stretch", column_config={**config, **(column_config or {})})
+        return
+    # "%.1f GB" -> "{:.1f} GB"
+    python = {column: re.sub(r"%([^a-z%]*[a-z])", r"{:\1}", fmt) for column, fmt in formats.items()}
+    st.dataframe(formatting.table(rows, language, python), hide_index=True, width="stretch",
+                 column_config=column_config)
 
 
 def note(kind: str, count: int) -> str:

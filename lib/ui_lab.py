@@ -10,10 +10,14 @@ import streamlit as st
 from lib import base_vs_instruct, charts, i18n, lab, ui, ui_persistence
 from lib import options as option_reference
 from lib.client import OllamaError
-from lib.formatting import chart_separators, number
+from lib.formatting import chart_separators
 from lib.lab_runner import Experiment
 from lib.safe_text import plain
 from lib.ui import lang, t
+
+# The run table's measured numbers, in the page's language: seconds to the millisecond, tokens/s to a tenth
+RUN_FORMATS = {**{column: "%.3f" for column in ("load_s", "prompt_eval_s", "eval_s", "total_s", "wall_s", "other_s")},
+               "tokens_per_second": "%.1f"}
 
 EXPERIMENT = "lab.experiment"
 RESTORED = "lab.restored"  # this session has looked for the browser's saved experiment
@@ -67,7 +71,7 @@ def results(experiment: Experiment) -> None:
     if shown.finished:
         _charts(shown)
     st.subheader(t("lab.table"))
-    st.dataframe(shown.table, hide_index=True, width="stretch")
+    ui.number_table(shown.table, RUN_FORMATS)
     _exports(shown, experiment.environment)
 
 
@@ -83,10 +87,10 @@ def _together(shown: lab.Results) -> None:
     if shown.alone_vs_together:
         _compared("lab.alone_vs_together", shown.alone_vs_together)
     st.markdown(t("lab.speeds"))
-    st.dataframe([{t("lab.speeds.in_flight"): s.in_flight, t("lab.speeds.requests"): s.requests,
-                   t("lab.speeds.per_request"): number(s.per_request, ".1f", lang()),
-                   t("lab.speeds.aggregate"): number(s.aggregate, ".1f", lang())} for s in shown.speeds],
-                 hide_index=True)
+    per_request, aggregate = t("lab.speeds.per_request"), t("lab.speeds.aggregate")
+    ui.number_table([{t("lab.speeds.in_flight"): s.in_flight, t("lab.speeds.requests"): s.requests,
+                      per_request: s.per_request, aggregate: s.aggregate} for s in shown.speeds],
+                    {per_request: "%.1f", aggregate: "%.1f"})
 
 
 @st.fragment

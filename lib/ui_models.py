@@ -5,7 +5,6 @@ models are 300 rows."""
 from __future__ import annotations
 
 import json
-import re
 
 import streamlit as st
 
@@ -28,23 +27,9 @@ def installed_table(rows: list[InstalledModel]) -> None:
         t("models.col.name"), t("models.col.size"), t("models.col.modified"), t("models.col.modified_at"),
         t("models.col.family"), t("models.col.parameters"), t("models.col.quantization"))
     ages = {parts: ui.age(parts) for parts in {r.modified_ago for r in rows}}
-    _numbers_table([{name: r.name, "ID": r.id, size: r.size_gb, modified: ages[r.modified_ago], date: r.modified,
+    ui.number_table([{name: r.name, "ID": r.id, size: r.size_gb, modified: ages[r.modified_ago], date: r.modified,
                      family: r.family, parameters: r.parameter_size, quantization: r.quantization} for r in rows],
                    {size: "%.1f GB"})
-
-
-def _numbers_table(rows: list[dict], formats: dict[str, str], column_config: dict | None = None) -> None:
-    """st.dataframe whose number columns (`formats`: {column: "%.1f GB"}) read in the page's language.
-    Streamlit's printf formats write a decimal point; only a language that writes another mark pays for
-    a pandas Styler (about 40 ms a run), and the cells keep their numbers either way (sorting by value)."""
-    lang = ui.lang()
-    if formatting.DECIMAL_MARK.get(lang, ".") == "." or not rows:
-        config = {column: st.column_config.NumberColumn(format=fmt) for column, fmt in formats.items()}
-        st.dataframe(rows, hide_index=True, width="stretch", column_config={**config, **(column_config or {})})
-        return
-    # "%.1f GB" -> "{:.1f} GB"
-    python = {column: re.sub(r"%([^a-z%]*[a-z])", r"{:\1}", fmt) for column, fmt in formats.items()}
-    st.dataframe(formatting.table(rows, lang, python), hide_index=True, width="stretch", column_config=column_config)
 
 
 def details(facts: ModelDetails, show: dict, row: InstalledModel, full_digest: str) -> None:
@@ -244,7 +229,7 @@ def catalog_table(shown: list[catalog.CatalogModel], installed_names: list[str])
              what: t(f"catalog.{m.id}"), alternative: m.alternative or "", licence: m.license, command: m.run_command}
             for m in shown]
     # sizes down to 0.046 GB: as many decimals as each needs
-    _numbers_table(rows, {size: "%g GB", memory: "%g GB"}, {capabilities: st.column_config.ListColumn()})
+    ui.number_table(rows, {size: "%g GB", memory: "%g GB"}, {capabilities: st.column_config.ListColumn()})
 
 
 def _decimals(parameters: str) -> str:

@@ -9,6 +9,7 @@ import pytest
 
 from lib import formatting, i18n
 from lib.formatting import chart_separators, human_bytes, human_seconds, number
+from tests.plugins.apptest import table_text
 
 NNBSP = "\u202f"  # the narrow no-break space Spanish groups thousands with
 
@@ -110,12 +111,10 @@ def _table_page():
 
 
 def test_st_dataframe_shows_the_tables_text_and_keeps_its_numbers():
-    import pyarrow
     from streamlit.testing.v1 import AppTest
     app = AppTest.from_function(_table_page).run()
     # The text the browser draws: the Styler's display values, sent beside the data as Arrow.
-    shown = pyarrow.ipc.open_stream(app.dataframe[0].proto.arrow_data.styler.display_values).read_pandas()
-    assert shown.to_dict("records") == [{"Modelo": "gemma:2b", "Tamaño": "1,7 GB", "Tokens": f"131{NNBSP}072"}]
+    assert table_text(app.dataframe[0]) == [{"Modelo": "gemma:2b", "Tamaño": "1,7 GB", "Tokens": f"131{NNBSP}072"}]
     assert app.dataframe[0].value.to_dict("records") == [{"Modelo": "gemma:2b", "Tamaño": 1.678, "Tokens": 131072}]
 
 

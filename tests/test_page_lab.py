@@ -4,13 +4,14 @@ an experiment that comes back in a new session of the same browser (a reload), a
 the base vs instruct lesson on the built-in server's two models and on the fake (its errors)."""
 import json
 import pathlib
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib import charts, i18n, lab, persistence
 from lib.lab_runner import Experiment
-from tests.plugins.apptest import metrics, open_app, shown, texts, values
+from tests.plugins.apptest import metrics, open_app, shown, table_text, texts, values
 from tests.plugins.builtin import start_builtin_server
 from tests.plugins.fake_ollama import COURSE_ANSWERS, Script, fixture_lines, recorded_answers
 
@@ -86,6 +87,10 @@ def test_temperature_sweep_with_seed_and_cold_runs(monkeypatch, builtin_server):
     warm = [r.load_s for r in runs if not r.cold]
     assert len(cold) == len(warm) == 3 and min(cold) > max(warm)
     assert charts_shown(app, "es") == list(CHART_TABS)
+    rows = table_text(app.dataframe[0])  # the run table in Spanish: decimal commas, the data still numbers
+    assert all(re.fullmatch(r"\d+,\d{3}", row["total_s"]) and re.fullmatch(r"\d+,\d", row["tokens_per_second"])
+               for row in rows), rows[0]
+    assert app.dataframe[0].value["total_s"].dtype == float
 
 
 @pytest.fixture(params=["default", "1"])

@@ -64,6 +64,15 @@ def values(elements) -> list[str]:
     return [shown(e.value) for e in elements]
 
 
+def table_text(element) -> list[dict]:
+    """A st.dataframe's rows as the browser draws them: a Styler's display values (sent beside the data,
+    as Arrow) where the page formats numbers in its language, else the data itself."""
+    import pyarrow
+
+    styled = element.proto.arrow_data.styler.display_values
+    return (pyarrow.ipc.open_stream(styled).read_pandas() if styled else element.value).to_dict("records")
+
+
 def metrics(app: AppTest) -> dict:
     return {shown(m.label): shown(m.value) for m in app.metric}
 
