@@ -23,7 +23,6 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from lib.formatting import human_bytes
 from lib.i18n import Refusal
 
 DATA_DIR_ENV = "COMPANION_DATA_DIR"
@@ -169,7 +168,7 @@ class Store:
     @staticmethod
     def _check_room(used: int, size: int) -> None:
         if used + size > MAX_BYTES:
-            raise StoreFull("store.full.size", limit=human_bytes(MAX_BYTES))
+            raise StoreFull("store.full.size", limit_mb=MAX_BYTES / 1_000_000)  # the page writes it in its language
 
     # ------------------------------------------------------------------------ conversations
     def save_conversation(self, browser: str, conversation_id: str, data: dict, settings: dict) -> bool:

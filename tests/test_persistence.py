@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from lib import chat, persistence
+from lib import chat, i18n, persistence
 from lib.generation import Generation
 from lib.lab import Condition, Planned, failed_run, finished_run
 from lib.lab_runner import Experiment
@@ -187,7 +187,9 @@ def test_the_size_is_bounded_per_browser(store, monkeypatch):
     other = chat.Conversation([chat.Turn("user", "y" * 30_000)])
     with pytest.raises(persistence.StoreFull) as refused:
         store.save_conversation("browser", other.id, chat.saved_form(other), {})
-    assert refused.value.key == "store.full.size" and refused.value.values == {"limit": "50.0 KB"}
+    assert refused.value.key == "store.full.size" and refused.value.values == {"limit_mb": 0.05}
+    said = {lang: i18n.translate(lang, refused.value.key, **refused.value.values) for lang in ("es", "en")}
+    assert "llegó a 0,1 MB," in said["es"] and "reached 0.1 MB," in said["en"]
     with pytest.raises(persistence.StoreFull):  # the lab's experiment counts too
         store.save_experiment("browser", {"runs": ["z" * 30_000]})
     assert chat.from_saved_form(store.conversation("browser").data)[0].content == "x" * 30_000
