@@ -84,7 +84,6 @@ class LoadKey:
     num_thread: int
 
 
-
 class Engine:
     def __init__(self, *, max_queue: int = DEFAULT_MAX_QUEUE, parallel: int = BUILTIN_NUM_PARALLEL,
                  default_num_ctx: int = DEFAULT_NUM_CTX, threads: int | None = None):

@@ -213,11 +213,13 @@ class Runner:
         status = llama_cpp.llama_decode(self.ctx, batch)
         if status != 0:
             raise RuntimeError(f"llama_decode returned {status}")
+        sampled = []
         for request, index in outputs:
             if request.limit <= 0:  # num_predict 0: the prompt is evaluated, nothing generated
                 self._finish(request, self._final(request, "length"))
-        sampled = [(request, index) for request, index in outputs if request.limit > 0]
-        for request, token in zip((request for request, _ in sampled), self._sample(sampled)):
+            else:
+                sampled.append((request, index))
+        for (request, _), token in zip(sampled, self._sample(sampled)):
             self._accept(request, token)
 
     def _sample(self, outputs: list[tuple[Request, int]]) -> list[int]:
