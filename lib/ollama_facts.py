@@ -83,7 +83,8 @@ DEFAULT_MAX_QUEUE = 512  # OLLAMA_MAX_QUEUE: requests that may wait; past it, 50
 DEFAULT_NUM_PARALLEL = 1  # OLLAMA_NUM_PARALLEL: requests each loaded model runs at once
 # The built-in server's default --parallel, the best aggregate measured on a shared 2-core machine
 # (tests/benchmarks/bench_builtin_parallel.py, Gemma 3 270M, streamed over HTTP): 4 concurrent
-# requests 1.41-1.57x the tokens/s of 1, 2 requests 1.07x; nobody waits for a whole answer to start
+# requests 1.3-1.6x the tokens/s of 1 (median 1.5; llama.cpp alone 1.5-1.7), 2 requests 0.9-1.2x;
+# nobody waits for a whole answer to start
 BUILTIN_NUM_PARALLEL = 4
 BUSY_MESSAGE = "server busy, please try again.  maximum pending requests exceeded"
 

@@ -8,10 +8,11 @@ import signal
 import sys
 
 # llama.cpp's CPU threads run under OpenMP, whose idle threads spin GOMP_SPINCOUNT rounds (300,000 by
-# default) before sleeping: with 2 cores those spins take the CPU from the slots' HTTP threads. On an
-# idle 2-core machine, 10,000 gave 4 concurrent / 1 of 1.59 and 1.43 against 1.38 and 1.33, alternating
-# (bench_builtin_parallel), one client unchanged. libgomp reads it once, when llama.cpp is first loaded,
-# which in this process comes later; a value set outside wins.
+# default) before sleeping: with 2 cores those spins can take the CPU from the slots' HTTP threads. The
+# gain is within this VM's noise (bench_builtin_parallel, 4 concurrent / 1: 1.59 and 1.43 against 1.38
+# and 1.33 one day, 1.61 and 1.30 against 1.30 and 1.54 the next); nothing measured says it hurts.
+# libgomp reads it once, when llama.cpp is first loaded, which in this process comes later; a value set
+# outside wins.
 os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 from lib.builtin_server import BUNDLED_MODELS, SERVER_NAME  # noqa: E402 (after the OpenMP setting)
